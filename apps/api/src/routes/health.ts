@@ -1,0 +1,43 @@
+import { Router } from 'express';
+import { sql } from 'drizzle-orm';
+import type { Metrics } from '@renditions/observability';
+import type { Services } from '@renditions/pipeline';
+
+const CHECK_TIMEOUT_MS = 2000;
+
+async function check(probe: () => Promise<unknown>): Promise<'ok' | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([probe(), timeout]);
+    return 'ok';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRoutes(services: Services, metrics: Metrics): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const [database, redis, storage] = await Promise.all([
+      check(() => services.db.execute(sql`select 1`)),
+      check(() => services.queues.ping()),
+      check(() => services.storage.ping()),
+    ]);
+    const checks = { database, redis, storage };
+    const ready = Object.values(checks).every((result) => result === 'ok');
+    if (!ready) res.set('Retry-After', '5');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
+  });
+  router.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  return router;
+}

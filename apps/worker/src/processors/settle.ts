@@ -1,0 +1,28 @@
+import {
+  failUnfinishedRenditions,
+  failUnfinishedStages,
+  findAsset,
+  listRenditions,
+  settleAsset,
+} from '@renditions/db';
+import { deriveAssetStatus, type Services } from '@renditions/pipeline';
+import type { ProcessorFn } from '@renditions/queue';
+
+/**
+ * Runs once every child of the flow has completed or failed for good: whatever is still unfinished can no
+ * longer finish, so it is failed, and the asset settles. This is what keeps an image from staying `processing`.
+ */
+export function createSettleProcessor(services: Services): ProcessorFn<'settle'> {
+  return async (job) => {
+    const { sha256 } = job.data;
+    const before = await findAsset(services.db, sha256);
+    if (!before) return { outcome: 'skipped', detail: 'asset deleted' };
+    await failUnfinishedRenditions(services.db, sha256);
+    await failUnfinishedStages(services.db, sha256);
+    const asset = await findAsset(services.db, sha256);
+    if (!asset) return { outcome: 'skipped', detail: 'asset deleted' };
+    const status = deriveAssetStatus(asset, await listRenditions(services.db, sha256));
+    await settleAsset(services.db, sha256, status);
+    return { outcome: 'done', detail: status };
+  };
+}

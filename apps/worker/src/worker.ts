@@ -1,0 +1,83 @@
+import { failUnfinishedRenditions, setStageStatus, type AssetStage } from '@renditions/db';
+import type { Metrics } from '@renditions/observability';
+import { reconcileAssets, type Services } from '@renditions/pipeline';
+import { RENDER_QUEUE_FORMATS, startWorkers, type ProcessorMap, type QueueName } from '@renditions/queue';
+import { createModerationProcessor } from './processors/moderation';
+import { createPhashProcessor } from './processors/phash';
+import { createRenderProcessor } from './processors/render';
+import { createSettleProcessor } from './processors/settle';
+import { createStripProcessor } from './processors/strip';
+
+export interface WorkerOptions {
+  metrics?: Metrics;
+}
+
+export interface RunningWorker {
+  stop(): Promise<void>;
+}
+
+const STAGE_QUEUES: Partial<Record<QueueName, AssetStage>> = { strip: 'strip', phash: 'phash', moderation: 'moderation' };
+
+export function startWorker(services: Services, options: WorkerOptions = {}): RunningWorker {
+  const { config, logger } = services;
+  const processors: ProcessorMap = {
+    strip: createStripProcessor(services),
+    phash: createPhashProcessor(services),
+    moderation: createModerationProcessor(services),
+    render: createRenderProcessor(services, 'render'),
+    'render-avif': createRenderProcessor(services, 'render-avif'),
+    settle: createSettleProcessor(services),
+  };
+  const rendering = config.worker.concurrency;
+  const pool = startWorkers(processors, {
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    lockDurationMs: config.worker.lockDurationMs,
+    concurrency: {
+      render: rendering,
+      // AVIF encodes are long; half the slots keep cores free for the cheap renditions of new uploads.
+      'render-avif': Math.max(1, Math.floor(rendering / 2)),
+      strip: rendering,
+      phash: rendering,
+      moderation: 8,
+      settle: 8,
+    },
+    onError: (queue, error) => logger.error({ err: error, queue }, 'worker error'),
+    onCompleted: (queue, job, durationMs) => {
+      options.metrics?.jobDuration.observe({ queue }, durationMs / 1000);
+      logger.debug({ queue, jobId: job.id, durationMs }, 'job completed');
+    },
+    onFailed: (queue, job, error, final) => {
+      options.metrics?.jobFailures.inc({ queue, final: String(final) });
+      logger.warn({ err: error, queue, jobId: job?.id, final }, 'job failed');
+      const sha256 = (job?.data as { sha256?: string } | undefined)?.sha256;
+      if (final && sha256) void markFailedForGood(services, queue, sha256);
+    },
+  });
+
+  const reconciler = setInterval(() => {
+    reconcileAssets(services)
+      .then((report) => report.enqueued > 0 && logger.info(report, 'reconciler enqueued lost or pending flows'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'reconcile pass failed; will try again'));
+  }, config.worker.reconcileIntervalMs);
+
+  return {
+    async stop() {
+      clearInterval(reconciler);
+      await pool.close();
+    },
+  };
+}
+
+/** Flips what a job failed to produce to `failed` at once, rather than waiting for the flow to settle. */
+async function markFailedForGood(services: Services, queue: QueueName, sha256: string): Promise<void> {
+  try {
+    const stage = STAGE_QUEUES[queue];
+    if (stage) await setStageStatus(services.db, sha256, stage, 'failed');
+    if (queue === 'render' || queue === 'render-avif') {
+      await failUnfinishedRenditions(services.db, sha256, [...RENDER_QUEUE_FORMATS[queue]]);
+    }
+  } catch (error) {
+    services.logger.error({ err: error, queue, sha256 }, 'could not record a final failure; settle will');
+  }
+}

@@ -1,0 +1,76 @@
+import { envSchema } from './schema';
+
+export interface S3Config {
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle: boolean;
+}
+
+export interface Config {
+  env: string;
+  logLevel: string;
+  port: number;
+  publicBaseUrl: string;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  storage: { driver: 'local'; dir: string } | { driver: 's3'; s3: S3Config };
+  limits: { maxUploadBytes: number; maxInputPixels: number };
+  worker: { concurrency: number; reconcileIntervalMs: number; staleFlowAfterMs: number; lockDurationMs: number };
+  /** `null` when no admin password is set: admin routes then always answer 401. */
+  admin: { user: string; password: string } | null;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses the environment once, at start. A bad value stops the process with a message naming the variable.
+ * @throws {ConfigError} listing every invalid variable
+ * @example const config = loadConfig(process.env);
+ */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const env = parsed.data;
+  return {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    port: env.PORT,
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: env.QUEUE_PREFIX,
+    storage:
+      env.STORAGE_DRIVER === 's3'
+        ? {
+            driver: 's3',
+            s3: {
+              endpoint: env.S3_ENDPOINT,
+              region: env.S3_REGION,
+              bucket: env.S3_BUCKET as string,
+              accessKeyId: env.S3_ACCESS_KEY_ID,
+              secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+              forcePathStyle: env.S3_FORCE_PATH_STYLE,
+            },
+          }
+        : { driver: 'local', dir: env.STORAGE_DIR },
+    limits: { maxUploadBytes: env.MAX_UPLOAD_BYTES, maxInputPixels: env.MAX_INPUT_PIXELS },
+    worker: {
+      concurrency: env.WORKER_CONCURRENCY,
+      reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+      staleFlowAfterMs: env.STALE_FLOW_AFTER_MS,
+      lockDurationMs: env.JOB_LOCK_DURATION_MS,
+    },
+    admin: env.ADMIN_PASSWORD ? { user: env.ADMIN_USER ?? '', password: env.ADMIN_PASSWORD } : null,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,45 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((value) => value === 'true' || value === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.string().default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PUBLIC_BASE_URL: z.url().optional(),
+    DATABASE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/renditions'),
+    REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
+    QUEUE_PREFIX: z.string().min(1).default('{img}'),
+    STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+    STORAGE_DIR: z.string().min(1).default('./data/objects'),
+    S3_ENDPOINT: z.url().optional(),
+    S3_REGION: z.string().default('us-east-1'),
+    S3_BUCKET: z.string().optional(),
+    S3_ACCESS_KEY_ID: z.string().optional(),
+    S3_SECRET_ACCESS_KEY: z.string().optional(),
+    S3_FORCE_PATH_STYLE: booleanFlag,
+    MAX_UPLOAD_BYTES: positiveInt.default(20 * 1024 * 1024),
+    MAX_INPUT_PIXELS: positiveInt.default(100_000_000),
+    WORKER_CONCURRENCY: positiveInt.default(os.availableParallelism()),
+    RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
+    STALE_FLOW_AFTER_MS: positiveInt.default(60_000),
+    JOB_LOCK_DURATION_MS: positiveInt.default(30_000),
+    ADMIN_USER: z.string().optional(),
+    ADMIN_PASSWORD: z.string().optional(),
+    SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORAGE_DRIVER !== 's3') return;
+    for (const key of ['S3_BUCKET'] as const) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required when STORAGE_DRIVER=s3` });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;

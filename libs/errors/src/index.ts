@@ -1,0 +1,91 @@
+/**
+ * The one error hierarchy of the product. Each subclass carries the HTTP status and the stable `code`
+ * of the contract's JSON error; the API maps them in a single middleware.
+ */
+export abstract class AppError extends Error {
+  abstract readonly httpStatus: number;
+  abstract readonly code: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options?.details;
+  }
+}
+
+export class MissingFileError extends AppError {
+  readonly httpStatus = 400;
+  readonly code = 'missing_file';
+}
+
+export class InvalidRequestError extends AppError {
+  readonly httpStatus = 400;
+  readonly code = 'invalid_request';
+}
+
+export class UnauthorizedError extends AppError {
+  readonly httpStatus = 401;
+  readonly code = 'unauthorized';
+}
+
+export class ForbiddenError extends AppError {
+  readonly httpStatus = 403;
+  readonly code = 'forbidden';
+}
+
+export class NotFoundError extends AppError {
+  readonly httpStatus = 404;
+  readonly code = 'not_found';
+}
+
+export class GoneError extends AppError {
+  readonly httpStatus = 410;
+  readonly code = 'gone';
+}
+
+export class FileTooLargeError extends AppError {
+  readonly httpStatus = 413;
+  readonly code = 'file_too_large';
+}
+
+export class UnsupportedTypeError extends AppError {
+  readonly httpStatus = 415;
+  readonly code = 'unsupported_type';
+}
+
+export class InvalidImageError extends AppError {
+  readonly httpStatus = 422;
+  readonly code = 'invalid_image';
+}
+
+export class TooManyPixelsError extends AppError {
+  readonly httpStatus = 422;
+  readonly code = 'too_many_pixels';
+}
+
+export class UnavailableForLegalReasonsError extends AppError {
+  readonly httpStatus = 451;
+  readonly code = 'unavailable_for_legal_reasons';
+}
+
+export class RateLimitedError extends AppError {
+  readonly httpStatus = 429;
+  readonly code = 'rate_limited';
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}
+
+/** A dependency (database, Redis, storage) is down: answered 503 with Retry-After. */
+export class UnavailableError extends AppError {
+  readonly httpStatus = 503;
+  readonly code = 'unavailable';
+  constructor(message: string, readonly retryAfterSeconds = 5, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises';
+import type { Metadata } from 'sharp';
+import { InvalidImageError, TooManyPixelsError, UnsupportedTypeError } from '@renditions/errors';
+import { decoderReason, displayedSize, effectiveOrientation, frameCount, openImage, readMetadata } from './decode';
+import { jpegFrameMarker } from './jpeg-segments';
+import { verifyPngChunks } from './png-chunks';
+import { detectFileType, FORMAT_NAMES, SNIFF_BYTES, sniffImageType } from './sniff';
+import type { ImageProbe, SniffedType, SourceFormat } from './types';
+
+export interface ProbeOptions {
+  /** Largest accepted frame (and, for animations, total) pixel count, checked from the header before decoding. */
+  maxInputPixels: number;
+}
+
+/** The format name libvips reports for each accepted format. */
+const DECODER_FORMAT: Readonly<Record<SourceFormat, string>> = {
+  jpeg: 'jpeg',
+  png: 'png',
+  gif: 'gif',
+  webp: 'webp',
+  avif: 'heif',
+  tiff: 'tiff',
+};
+
+/**
+ * The validation decode renders into this box: enough to force every byte of compressed data through the
+ * decoder, while JPEG (libjpeg DCT scaling, 1/8) and WebP shrink on load so a 12 MP JPEG costs ~70 ms, not ~130.
+ */
+const VALIDATION_BOX = 64;
+
+/** JPEG coding processes browsers cannot display; libvips 8.17 now decodes lossless JPEG, but nobody could view it. */
+const UNSUPPORTED_JPEG_PROCESSES: Readonly<Record<number, string>> = {
+  0xc3: 'lossless JPEG (SOF3)',
+  0xc5: 'hierarchical JPEG (SOF5)',
+  0xc6: 'hierarchical progressive JPEG (SOF6)',
+  0xc7: 'hierarchical lossless JPEG (SOF7)',
+  0xcb: 'lossless arithmetic-coded JPEG (SOF11)',
+  0xcd: 'hierarchical arithmetic-coded JPEG (SOF13)',
+  0xce: 'hierarchical progressive arithmetic-coded JPEG (SOF14)',
+  0xcf: 'hierarchical lossless arithmetic-coded JPEG (SOF15)',
+};
+
+const ACCEPTED_LIST = 'a JPEG, PNG, GIF, WebP, AVIF or TIFF image';
+
+/**
+ * Validates an upload and describes it, in this order: sniff the bytes, read the header, enforce the pixel
+ * limit (before any pixel is decoded), check the container structure, then decode everything cheaply
+ * (shrink-on-load into a tiny box) to catch truncated and corrupt files before they are stored.
+ * @param input a file path or the file's bytes
+ * @returns type, displayed (auto-oriented) size, EXIF orientation and frame count
+ * @throws {UnsupportedTypeError} the bytes are not JPEG/PNG/GIF/WebP/AVIF/TIFF (SVG, HTML, HEIC, lossless JPEG...)
+ * @throws {TooManyPixelsError} a frame, or an animation in total, declares more than `maxInputPixels` pixels
+ * @throws {InvalidImageError} the header cannot be read, or the image data is corrupt or truncated
+ */
+export async function probeImage(input: string | Buffer, opts: ProbeOptions): Promise<ImageProbe> {
+  // Uploads are capped (MAX_UPLOAD_BYTES), and the structure checks below need the bytes anyway.
+  const bytes = typeof input === 'string' ? await readFile(input) : input;
+  const sniffed = await sniffImageType(bytes.subarray(0, SNIFF_BYTES));
+  if (!sniffed) throw new UnsupportedTypeError(`Expected ${ACCEPTED_LIST}; ${await describeUnsupported(bytes)}`);
+
+  const meta = await readHeader(bytes, sniffed);
+  checkDecoderAgrees(meta, sniffed);
+  const pages = frameCount(meta);
+  checkPixelLimit(meta, pages, opts.maxInputPixels);
+  checkStructure(bytes, sniffed);
+  await validationDecode(bytes, sniffed, pages > 1, opts.maxInputPixels);
+
+  return {
+    ...sniffed,
+    ...displayedSize(meta),
+    orientation: effectiveOrientation(meta),
+    pages,
+  };
+}
+
+async function describeUnsupported(bytes: Buffer): Promise<string> {
+  if (bytes.length === 0) return 'the file is empty';
+  const detected = await detectFileType(bytes);
+  return detected
+    ? `the bytes are ${detected.mime} (.${detected.ext})`
+    : 'the bytes match no known image signature (SVG, HTML and text are refused)';
+}
+
+async function readHeader(bytes: Buffer, sniffed: SniffedType): Promise<Metadata> {
+  try {
+    return await readMetadata(bytes);
+  } catch (error) {
+    throw new InvalidImageError(
+      `Expected a readable ${FORMAT_NAMES[sniffed.format]} header; ${decoderReason(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+function checkDecoderAgrees(meta: Metadata, sniffed: SniffedType): void {
+  const name = FORMAT_NAMES[sniffed.format];
+  if (meta.format !== DECODER_FORMAT[sniffed.format]) {
+    throw new InvalidImageError(`Expected ${name} data, as its signature says; the decoder reads it as ${meta.format}`);
+  }
+  // An "avif" brand on an HEVC payload is HEIC in disguise: browsers cannot show it.
+  if (sniffed.format === 'avif' && meta.compression !== 'av1') {
+    throw new UnsupportedTypeError(`Expected AV1-coded AVIF; this file holds ${meta.compression ?? 'unknown'}-coded images`);
+  }
+}
+
+function checkPixelLimit(meta: Metadata, pages: number, maxInputPixels: number): void {
+  const width = meta.width;
+  const height = meta.pageHeight ?? meta.height;
+  const framePixels = width * height;
+  if (framePixels > maxInputPixels) {
+    throw new TooManyPixelsError(
+      `Expected at most ${maxInputPixels} pixels; the image declares ${width}x${height} (${framePixels} pixels)`,
+      { details: { width, height, maxInputPixels } },
+    );
+  }
+  if (framePixels * pages > maxInputPixels) {
+    throw new TooManyPixelsError(
+      `Expected at most ${maxInputPixels} pixels in all frames together; the animation declares ${pages} frames ` +
+        `of ${width}x${height} (${framePixels * pages} pixels)`,
+      { details: { width, height, pages, maxInputPixels } },
+    );
+  }
+}
+
+function checkStructure(bytes: Buffer, sniffed: SniffedType): void {
+  const name = FORMAT_NAMES[sniffed.format];
+  if (sniffed.format === 'png') {
+    try {
+      verifyPngChunks(bytes);
+    } catch (error) {
+      throw new InvalidImageError(`Expected intact ${name} chunks; ${decoderReason(error)}`, { cause: error });
+    }
+  }
+  if (sniffed.format === 'jpeg') {
+    let marker: number | undefined;
+    try {
+      marker = jpegFrameMarker(bytes);
+    } catch {
+      // libjpeg tolerates some malformations (stray bytes between segments): the decode below judges.
+      return;
+    }
+    const unsupported = marker === undefined ? undefined : UNSUPPORTED_JPEG_PROCESSES[marker];
+    if (unsupported) {
+      throw new UnsupportedTypeError(
+        `Expected a baseline, progressive or arithmetic-coded JPEG; this is a ${unsupported}, which browsers cannot display`,
+      );
+    }
+  }
+}
+
+async function validationDecode(bytes: Buffer, sniffed: SniffedType, animated: boolean, maxInputPixels: number) {
+  try {
+    await openImage(bytes, { animated, limitInputPixels: maxInputPixels })
+      .resize(VALIDATION_BOX, VALIDATION_BOX, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
+      .raw()
+      .toBuffer();
+  } catch (error) {
+    throw new InvalidImageError(
+      `Expected complete ${FORMAT_NAMES[sniffed.format]} image data; decoding failed: ${decoderReason(error)}`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process role, so tests can start several in one process without clashing. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    uploads: new Counter({
+      name: 'uploads_total',
+      help: 'Upload requests by outcome (created, deduplicated, or the error code)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    uploadDuration: new Histogram({
+      name: 'upload_duration_seconds',
+      help: 'Time from request start to the 201 answer',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'job_duration_seconds',
+      help: 'Processing time per queue',
+      labelNames: ['queue'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    jobFailures: new Counter({
+      name: 'job_failures_total',
+      help: 'Failed job attempts per queue (final marks attempts that will not be retried)',
+      labelNames: ['queue', 'final'] as const,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'queue_depth',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,38 @@
+import { findAsset, findImage, listRenditions, type Asset, type Image, type Rendition } from '@renditions/db';
+import { ForbiddenError, GoneError, NotFoundError } from '@renditions/errors';
+import { presentImage, type ImageResource } from './resource';
+import type { Services } from './services';
+import { deleteTokenMatches } from './tokens';
+
+export interface ImageView {
+  image: Image;
+  asset: Asset;
+  renditions: Rendition[];
+}
+
+/**
+ * Loads a live image with its asset.
+ * @throws {NotFoundError} unknown id (malformed or not)
+ * @throws {GoneError} deleted
+ */
+export async function loadImage(services: Pick<Services, 'db'>, id: string): Promise<ImageView> {
+  const image = await findImage(services.db, id);
+  if (!image) throw new NotFoundError(`No image with id "${id}"`);
+  if (image.deletedAt || !image.assetSha256) throw new GoneError(`Image "${id}" has been deleted`);
+  const asset = await findAsset(services.db, image.assetSha256);
+  if (!asset) throw new GoneError(`Image "${id}" has been deleted`);
+  return { image, asset, renditions: await listRenditions(services.db, asset.sha256) };
+}
+
+export async function getImageResource(services: Pick<Services, 'db' | 'config'>, id: string): Promise<ImageResource> {
+  const view = await loadImage(services, id);
+  return presentImage(services.config.publicBaseUrl, view.image, view.asset, view.renditions);
+}
+
+/** @throws {ForbiddenError} when neither a matching delete token nor admin rights are given */
+export function assertMayDelete(image: Image, access: { deleteToken?: string; isAdmin?: boolean }): void {
+  if (access.isAdmin) return;
+  if (!access.deleteToken || !deleteTokenMatches(access.deleteToken, image.deleteTokenHash)) {
+    throw new ForbiddenError('A valid X-Delete-Token header is required to delete this image');
+  }
+}

@@ -1,0 +1,66 @@
+import type { Asset, Image, Rendition } from '@renditions/db';
+import { RENDITION_FORMATS, RENDITION_SIZES, phashToHex } from '@renditions/imaging';
+import { deriveAssetStatus } from './status';
+
+export interface RenditionResource {
+  size: string;
+  format: string;
+  width: number;
+  height: number;
+  status: string;
+  url: string;
+}
+
+/** The contract's image resource: what polling, events and webhooks carry. Never includes the delete token. */
+export interface ImageResource {
+  id: string;
+  status: string;
+  url: string;
+  mime: string;
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+  phash: string | null;
+  title: string | null;
+  created_at: string;
+  stages: { strip: string; phash: string; moderation: string };
+  moderation: { verdict: string; reason: string | null };
+  renditions: RenditionResource[];
+}
+
+const sizeOrder = (size: string) => RENDITION_SIZES.indexOf(size as never);
+const formatOrder = (format: string) => RENDITION_FORMATS.indexOf(format as never);
+
+export function originalUrl(baseUrl: string, image: Pick<Image, 'id'>, asset: Pick<Asset, 'ext'>): string {
+  return `${baseUrl}/i/${image.id}.${asset.ext}`;
+}
+
+export function presentImage(baseUrl: string, image: Image, asset: Asset, renditions: Rendition[]): ImageResource {
+  const ordered = [...renditions].sort(
+    (a, b) => sizeOrder(a.size) - sizeOrder(b.size) || formatOrder(a.format) - formatOrder(b.format),
+  );
+  return {
+    id: image.id,
+    status: deriveAssetStatus(asset, renditions),
+    url: originalUrl(baseUrl, image, asset),
+    mime: asset.mime,
+    width: asset.width,
+    height: asset.height,
+    bytes: asset.bytes,
+    sha256: asset.sha256,
+    phash: asset.phash === null ? null : phashToHex(BigInt.asUintN(64, asset.phash)),
+    title: image.title,
+    created_at: image.createdAt.toISOString(),
+    stages: { strip: asset.stripStatus, phash: asset.phashStatus, moderation: asset.moderationStatus },
+    moderation: { verdict: asset.moderationVerdict, reason: asset.moderationReason },
+    renditions: ordered.map((rendition) => ({
+      size: rendition.size,
+      format: rendition.format,
+      width: rendition.width,
+      height: rendition.height,
+      status: rendition.status,
+      url: `${baseUrl}/i/${image.id}/${rendition.size}.${rendition.format}`,
+    })),
+  };
+}

@@ -1,0 +1,34 @@
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+
+const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+export const IMAGE_ID_LENGTH = 7;
+
+/** Imgur-style public id: 7 base62 characters (62^7 ≈ 3.5e12). */
+export function newImageId(): string {
+  let id = '';
+  for (let i = 0; i < IMAGE_ID_LENGTH; i += 1) id += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
+  return id;
+}
+
+export function isWellFormedImageId(id: string): boolean {
+  return id.length === IMAGE_ID_LENGTH && [...id].every((char) => ID_ALPHABET.includes(char));
+}
+
+export function newDeleteToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Only a hash of the delete token is stored, so a database leak does not hand out delete rights. */
+export function hashDeleteToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function deleteTokenMatches(token: string, storedHash: string): boolean {
+  const given = Buffer.from(hashDeleteToken(token), 'hex');
+  const expected = Buffer.from(storedHash, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export function strongEtag(data: Buffer): string {
+  return `"${createHash('sha256').update(data).digest('base64url').slice(0, 32)}"`;
+}

@@ -1,0 +1,27 @@
+import type { Config } from '@renditions/config';
+import { connectDatabase } from '@renditions/db';
+import type { Logger } from '@renditions/observability';
+import { QueueClient } from '@renditions/queue';
+import { createStorage } from '@renditions/storage';
+import type { Services } from './services';
+
+export interface ServicesHandle extends Services {
+  close(): Promise<void>;
+}
+
+/** Connects everything a process needs; nothing here blocks on a dependency being up. */
+export function createServices(config: Config, logger: Logger): ServicesHandle {
+  const database = connectDatabase(config.databaseUrl);
+  const storage = createStorage(config.storage);
+  const queues = new QueueClient({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+  return {
+    config,
+    logger,
+    db: database.db,
+    storage,
+    queues,
+    async close() {
+      await Promise.allSettled([queues.close(), storage.close(), database.close()]);
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createRedisConnection } from './connection';
+import { assetFlow } from './flow';
+import { jobIdFor } from './jobs';
+import { QUEUE_NAMES, type QueueName } from './names';
+
+export interface QueueClientOptions {
+  redisUrl: string;
+  prefix: string;
+}
+
+/**
+ * The producer side of the queues, used by the API and the reconciler: enqueue an asset's flow, inspect it,
+ * drop it. Shares one fail-fast connection.
+ */
+export class QueueClient {
+  readonly connection: Redis;
+  readonly queues: { readonly [Q in QueueName]: Queue };
+  private readonly flows: FlowProducer;
+
+  constructor(options: QueueClientOptions) {
+    this.connection = createRedisConnection(options.redisUrl, 'producer');
+    // Connection errors are expected while Redis is down; callers see them as rejected commands.
+    this.connection.on('error', () => undefined);
+    const shared = { connection: this.connection, prefix: options.prefix };
+    this.flows = new FlowProducer(shared);
+    this.flows.on('error', () => undefined);
+    this.queues = Object.fromEntries(
+      QUEUE_NAMES.map((name) => {
+        const queue = new Queue(name, shared);
+        queue.on('error', () => undefined);
+        return [name, queue];
+      }),
+    ) as { [Q in QueueName]: Queue };
+  }
+
+  /** Idempotent: the flow's job ids derive from the asset, so enqueueing twice does not duplicate work. */
+  async enqueueAsset(sha256: string): Promise<void> {
+    await this.flows.add(assetFlow(sha256));
+  }
+
+  /**
+   * Makes sure the asset's flow exists: re-adds it when Redis lost it (restart without persistence) or when its
+   * settle job failed for good. Returns whether a flow was added.
+   */
+  async ensureAssetFlow(sha256: string): Promise<boolean> {
+    const parentId = jobIdFor('settle', sha256);
+    const state = await this.queues.settle.getJobState(parentId);
+    if (state !== 'unknown' && state !== 'failed' && state !== 'completed') return false;
+    if (state !== 'unknown') await (await this.queues.settle.getJob(parentId))?.remove({ removeChildren: true });
+    await this.enqueueAsset(sha256);
+    return true;
+  }
+
+  /** Removes the asset's pending jobs; jobs already running finish and find the asset gone. */
+  async dropAsset(sha256: string): Promise<void> {
+    const parent = await this.queues.settle.getJob(jobIdFor('settle', sha256));
+    if (parent) await parent.remove({ removeChildren: true }).catch(() => undefined);
+  }
+
+  async ping(): Promise<void> {
+    await this.connection.ping();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.flows.close(), ...Object.values(this.queues).map((queue) => queue.close())]);
+    this.connection.disconnect();
+  }
+}

@@ -1,0 +1,13 @@
+import type { Config } from '@renditions/config';
+import { LocalStorage } from './local';
+import { S3Storage } from './s3';
+import type { ObjectStorage } from './types';
+
+export type { ByteRange, ObjectInfo, ObjectStorage, PutOptions } from './types';
+export { ObjectNotFoundError, StorageUnavailableError } from './errors';
+export { LocalStorage } from './local';
+export { S3Storage } from './s3';
+
+export function createStorage(config: Config['storage']): ObjectStorage {
+  return config.driver === 's3' ? new S3Storage(config.s3) : new LocalStorage(config.dir);
+}

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { loadConfig } from '@renditions/config';
+import { migrateDatabase } from '@renditions/db';
+import { createLogger } from '@renditions/observability';
+import { createServices, type ServicesHandle } from '@renditions/pipeline';
+import { QueueClient } from '@renditions/queue';
+import { startServer, type RunningServer } from '@renditions/api';
+import { startWorker, type RunningWorker } from '@renditions/worker';
+
+export const ADMIN = { user: 'admin', password: 'test-admin-password' };
+
+export interface TestContext {
+  services: ServicesHandle;
+  api: RunningServer;
+  /** Base URL of the API, also its PUBLIC_BASE_URL. */
+  url: string;
+  databaseUrl: string;
+  storageDir?: string;
+  /** The environment the context runs with, for starting a worker as a separate process. */
+  env: Record<string, string>;
+  startWorker(): RunningWorker;
+  stop(): Promise<void>;
+}
+
+export interface TestContextOptions {
+  env?: Record<string, string>;
+  /** Start a worker in-process right away (default true). */
+  worker?: boolean;
+}
+
+const ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Everything a test needs on the real services, owned by that test alone: its own database (migrated with the
+ * real migrations), its own queue prefix in Redis and its own storage directory or bucket.
+ */
+export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
+  const suffix = randomBytes(6).toString('hex');
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/renditions_test_${suffix}`;
+  const storageDir = options.env?.STORAGE_DRIVER === 's3' ? undefined : await mkdtemp(path.join(os.tmpdir(), 'objects-'));
+  await migrateDatabase(databaseUrl);
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: `{test-${suffix}}`,
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    RECONCILE_INTERVAL_MS: '300',
+    STALE_FLOW_AFTER_MS: '1500',
+    WORKER_CONCURRENCY: '2',
+    JOB_LOCK_DURATION_MS: '3000',
+    ADMIN_USER: ADMIN.user,
+    ADMIN_PASSWORD: ADMIN.password,
+    ...(storageDir ? { STORAGE_DIR: storageDir } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logger = createLogger({ level: config.logLevel, name: 'test' });
+  const services = createServices(config, logger);
+  const api = await startServer(services, { port: 0, host: '127.0.0.1' });
+  // The port is known only now; every URL the API hands out must point at it.
+  services.config.publicBaseUrl = api.url;
+
+  const workers: RunningWorker[] = [];
+  const launchWorker = () => {
+    const worker = startWorker(services);
+    workers.push(worker);
+    return worker;
+  };
+  if (options.worker !== false) launchWorker();
+
+  return {
+    services,
+    api,
+    url: api.url,
+    databaseUrl,
+    storageDir,
+    env,
+    startWorker: launchWorker,
+    async stop() {
+      await Promise.allSettled(workers.map((worker) => worker.stop()));
+      await api.stop().catch(() => undefined);
+      await services.close();
+      await dropQueueKeys(config.redisUrl, config.queuePrefix);
+      await dropDatabase(databaseUrl);
+      if (storageDir) await rm(storageDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function dropQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } catch {
+    // A test that stopped Redis on purpose leaves nothing here to clean.
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function dropDatabase(databaseUrl: string): Promise<void> {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const sql = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => undefined });
+  try {
+    await sql.unsafe(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Jobs in any state across every queue of a prefix: what an upload left in Redis. */
+export async function countQueueJobs(redisUrl: string, prefix: string): Promise<number> {
+  const client = new QueueClient({ redisUrl, prefix });
+  try {
+    const counts = await Promise.all(Object.values(client.queues).map((queue) => queue.getJobCounts()));
+    return counts.flatMap((byState) => Object.values(byState)).reduce((sum, n) => sum + n, 0);
+  } finally {
+    await client.close();
+  }
+}
