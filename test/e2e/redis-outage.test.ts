@@ -40,8 +40,9 @@ describe('Redis down during an upload', () => {
   });
 
   it('recovers a flow that Redis lost when it restarted mid-processing', async () => {
-    const response = await upload(ctx.url, readCorpus('photos/DSCN0029.jpg'));
+    const response = await upload(ctx.url, readCorpus('photos/jolla.jpg'));
     const created = (await response.json()) as UploadResponse;
+    expect((await getImage(ctx.url, created.id)).status).toBe('processing');
     await redis.kill();
     await redis.resume();
     const ready = await waitForImage(ctx.url, created.id, undefined, 90_000);

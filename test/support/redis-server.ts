@@ -36,6 +36,7 @@ export class PrivateRedis {
       stdio: 'ignore',
     });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
     for (let attempt = 0; attempt < 50; attempt += 1) {
       try {
         await probe.connect();

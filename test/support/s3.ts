@@ -45,6 +45,7 @@ export async function startS3Server(): Promise<S3TestServer> {
   const region = 'us-east-1';
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials });
 
+  let stopped = false;
   return {
     endpoint,
     region,
@@ -54,6 +55,8 @@ export async function startS3Server(): Promise<S3TestServer> {
       return name;
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       client.destroy();
       // close() waits for keep-alive sockets that clients under test may still hold open.
       server.httpServer.closeAllConnections();

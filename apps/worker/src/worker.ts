@@ -55,15 +55,26 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
     },
   });
 
-  const reconciler = setInterval(() => {
-    reconcileAssets(services)
-      .then((report) => report.enqueued > 0 && logger.info(report, 'reconciler enqueued lost or pending flows'))
-      .catch((error: unknown) => logger.warn({ err: error }, 'reconcile pass failed; will try again'));
-  }, config.worker.reconcileIntervalMs);
+  // Each pass is scheduled after the previous one ends, so passes never pile up while Redis is away.
+  let reconciler: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const scheduleReconcile = () => {
+    reconciler = setTimeout(async () => {
+      try {
+        const report = await reconcileAssets(services);
+        if (report.enqueued > 0) logger.info(report, 'reconciler enqueued lost or pending flows');
+      } catch (error) {
+        logger.warn({ err: error }, 'reconcile pass failed; will try again');
+      }
+      if (!stopped) scheduleReconcile();
+    }, config.worker.reconcileIntervalMs);
+  };
+  scheduleReconcile();
 
   return {
     async stop() {
-      clearInterval(reconciler);
+      stopped = true;
+      clearTimeout(reconciler);
       await pool.close();
     },
   };

@@ -1,9 +1,9 @@
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 
 /**
- * libvips' fail_on level for every decode. 'truncated' and up reject cut-off JPEG/PNG data (corpus:
- * bad/truncated.*); 'error' also stops on decoder errors, while 'warning' would additionally reject files that
- * libjpeg merely warns about (e.g. "extraneous bytes before marker"), which browsers display fine.
+ * libvips' fail_on level for every decode. 'none' lets truncated JPEG/PNG data through (corpus bad/truncated.*);
+ * 'truncated' and up reject it, and corrupt PNG zlib data too. 'warning' would also reject JPEGs that libjpeg
+ * only warns about (tested: "Corrupt JPEG data: 2 extraneous bytes before marker"), which browsers display.
  * On the corpus 'truncated', 'error' and 'warning' accept and reject exactly the same files.
  */
 export const DECODE_FAIL_ON = 'error' as const;
@@ -11,7 +11,7 @@ export const DECODE_FAIL_ON = 'error' as const;
 /** Formats whose frames we treat as an animation (TIFF pages and HEIF items are separate images, not frames). */
 const ANIMATABLE_FORMATS = new Set<string>(['gif', 'webp']);
 
-/** Opens a source with the library's decode policy; the single place this lib constructs sharp inputs. */
+/** Opens a source with the library's decode policy (every decode of an uploaded file goes through here). */
 export function openImage(input: string | Buffer, options: SharpOptions = {}): Sharp {
   return sharp(input, { failOn: DECODE_FAIL_ON, ...options });
 }

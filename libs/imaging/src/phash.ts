@@ -25,7 +25,10 @@ export async function computePhash(source: Buffer): Promise<bigint> {
     if (effectiveOrientation(meta) !== 1) pipeline = pipeline.rotate();
     const { data, info } = await pipeline
       .flatten({ background: '#ffffff' })
-      .resize(SAMPLE, SAMPLE, { fit: 'fill', fastShrinkOnLoad: true })
+      // JPEG shrink-on-load (DCT scaling) is exact enough; libwebp's scaled decode is not: it blends the
+      // colour of fully transparent pixels into their neighbours (a WebP with alpha and its PNG copy differed
+      // by 6 bits with it, 0 without).
+      .resize(SAMPLE, SAMPLE, { fit: 'fill', fastShrinkOnLoad: meta.format !== 'webp' })
       .toColourspace('b-w')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -39,7 +42,9 @@ export async function computePhash(source: Buffer): Promise<bigint> {
 
 /** The hash of a SAMPLE x SAMPLE grey block; split out so the maths is testable without a decoder. */
 export function phashFromGrey(grey: ArrayLike<number>): bigint {
-  const coefficients = dct2dTopLeft(grey, SAMPLE, HASH_SIDE);
+  // Rounding noise (~1e-13) stands for exact zeros, e.g. every AC term of a flat image: without this, blank
+  // images would hash to arbitrary bits instead of all matching each other.
+  const coefficients = dct2dTopLeft(grey, SAMPLE, HASH_SIDE).map((value) => (Math.abs(value) < 1e-6 ? 0 : value));
   const median = medianOf(coefficients);
   let hash = 0n;
   for (const value of coefficients) hash = (hash << 1n) | (value > median ? 1n : 0n);

@@ -2,6 +2,6 @@ export { QUEUE_NAMES, CHILD_QUEUES, RENDER_QUEUE_FORMATS, type QueueName } from 
 export { jobIdFor, type AssetJobData, type JobDataMap, type JobOutcome, type ProcessorFn, type ProcessorMap } from './jobs';
 export { assetFlow } from './flow';
 export { createRedisConnection } from './connection';
-export { QueueClient, type QueueClientOptions } from './producer';
+export { QueueClient, QueueUnavailableError, type QueueClientOptions } from './producer';
 export { startWorkers, type WorkerPool, type WorkerPoolOptions } from './workers';
 export { UnrecoverableError, type Job } from 'bullmq';

@@ -8,6 +8,12 @@ import { QUEUE_NAMES, type QueueName } from './names';
 export interface QueueClientOptions {
   redisUrl: string;
   prefix: string;
+  /** How long a producer call may wait for Redis before giving up (BullMQ waits for a connection otherwise). */
+  commandTimeoutMs?: number;
+}
+
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
 }
 
 /**
@@ -18,8 +24,10 @@ export class QueueClient {
   readonly connection: Redis;
   readonly queues: { readonly [Q in QueueName]: Queue };
   private readonly flows: FlowProducer;
+  private readonly commandTimeoutMs: number;
 
   constructor(options: QueueClientOptions) {
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
     this.connection = createRedisConnection(options.redisUrl, 'producer');
     // Connection errors are expected while Redis is down; callers see them as rejected commands.
     this.connection.on('error', () => undefined);
@@ -37,7 +45,7 @@ export class QueueClient {
 
   /** Idempotent: the flow's job ids derive from the asset, so enqueueing twice does not duplicate work. */
   async enqueueAsset(sha256: string): Promise<void> {
-    await this.flows.add(assetFlow(sha256));
+    await this.bounded(this.flows.add(assetFlow(sha256)), 'enqueue a flow');
   }
 
   /**
@@ -46,7 +54,7 @@ export class QueueClient {
    */
   async ensureAssetFlow(sha256: string): Promise<boolean> {
     const parentId = jobIdFor('settle', sha256);
-    const state = await this.queues.settle.getJobState(parentId);
+    const state = await this.bounded(this.queues.settle.getJobState(parentId), 'read a job state');
     if (state !== 'unknown' && state !== 'failed' && state !== 'completed') return false;
     if (state !== 'unknown') await (await this.queues.settle.getJob(parentId))?.remove({ removeChildren: true });
     await this.enqueueAsset(sha256);
@@ -55,12 +63,33 @@ export class QueueClient {
 
   /** Removes the asset's pending jobs; jobs already running finish and find the asset gone. */
   async dropAsset(sha256: string): Promise<void> {
-    const parent = await this.queues.settle.getJob(jobIdFor('settle', sha256));
-    if (parent) await parent.remove({ removeChildren: true }).catch(() => undefined);
+    const parent = await this.bounded(this.queues.settle.getJob(jobIdFor('settle', sha256)), 'find a job');
+    if (parent) await this.bounded(parent.remove({ removeChildren: true }), 'remove a job').catch(() => undefined);
   }
 
   async ping(): Promise<void> {
-    await this.connection.ping();
+    await this.bounded(this.connection.ping(), 'ping');
+  }
+
+  /**
+   * BullMQ waits for a connection rather than failing while Redis is down; callers in the request path need
+   * an answer now. An operation that times out may still complete later, which is harmless: enqueueing is
+   * idempotent.
+   */
+  private async bounded<T>(operation: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new QueueUnavailableError(`Redis did not answer within ${this.commandTimeoutMs} ms (${what})`)),
+        this.commandTimeoutMs,
+      );
+    });
+    operation.catch(() => undefined);
+    try {
+      return await Promise.race([operation, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

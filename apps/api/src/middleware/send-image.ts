@@ -11,6 +11,17 @@ export const IMAGE_SECURITY_HEADERS = {
 };
 
 /**
+ * RFC 9110 If-None-Match: weak comparison against a list of tags, or `*`. Evaluated whatever the request's
+ * Cache-Control says (fetch() adds `no-cache` to conditional requests, which express's `req.fresh` honours).
+ */
+export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
+
+/**
  * Sends an image with strong-ETag revalidation (304), a single byte range (206/416) and HEAD, streaming stored
  * objects straight from storage rather than buffering them.
  */
@@ -24,7 +35,7 @@ export async function sendImage(req: Request, res: Response, served: ServedImage
     'Accept-Ranges': 'bytes',
   });
   if (served.renditionStatus) res.set('X-Rendition-Status', served.renditionStatus);
-  if (req.fresh) {
+  if (ifNoneMatchHits(req.get('If-None-Match'), served.etag)) {
     res.status(304).end();
     return;
   }

@@ -1,0 +1,156 @@
+import { crc32 } from 'node:zlib';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { AppError, InvalidImageError, TooManyPixelsError, UnsupportedTypeError } from '@renditions/errors';
+import { jpegSegments } from '../src/jpeg-segments';
+import { probeImage } from '../src/probe';
+import { acceptedCorpusFiles, corpusPath, readCorpus } from './corpus';
+
+const DEFAULT_LIMIT = { maxInputPixels: 100_000_000 };
+
+async function probeError(input: string | Buffer, opts = DEFAULT_LIMIT): Promise<unknown> {
+  return probeImage(input, opts).then(
+    (probe) => new Error(`expected a rejection, got ${JSON.stringify(probe)}`),
+    (error: unknown) => error,
+  );
+}
+
+describe('probeImage: accepted files', () => {
+  it.each(acceptedCorpusFiles())('accepts %s with its displayed size', async (file) => {
+    const probe = await probeImage(corpusPath(file), DEFAULT_LIMIT);
+    const meta = await sharp(readCorpus(file)).metadata();
+    // sharp 0.34's own auto-oriented size agrees with ours (animations: one frame).
+    expect({ width: probe.width, height: probe.height }).toEqual({
+      width: meta.autoOrient.width,
+      height: meta.pageHeight ?? meta.autoOrient.height,
+    });
+    expect(probe.orientation).toBeGreaterThanOrEqual(1);
+    expect(probe.orientation).toBeLessThanOrEqual(8);
+  });
+
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8])('orientation/Landscape_%i.jpg displays as 1800x1200', async (n) => {
+    const probe = await probeImage(readCorpus(`orientation/Landscape_${n}.jpg`), DEFAULT_LIMIT);
+    expect(probe).toEqual({ format: 'jpeg', mime: 'image/jpeg', ext: 'jpg', width: 1800, height: 1200, orientation: n === 0 ? 1 : n, pages: 1 });
+  });
+
+  it('swaps a real camera photo with orientation 6 to portrait', async () => {
+    expect(await probeImage(readCorpus('photos/canon_hdr_NO.jpg'), DEFAULT_LIMIT)).toMatchObject({ width: 1536, height: 2048, orientation: 6 });
+  });
+
+  it('describes animations by frame, with their frame count', async () => {
+    expect(await probeImage(readCorpus('formats/rotating-squares.gif'), DEFAULT_LIMIT)).toEqual({
+      format: 'gif', mime: 'image/gif', ext: 'gif', width: 80, height: 80, orientation: 1, pages: 30,
+    });
+    expect(await probeImage(readCorpus('formats/rotating-squares.webp'), DEFAULT_LIMIT)).toMatchObject({ width: 80, height: 80, pages: 9 });
+  });
+
+  it('reads AVIF (with its irot/imir applied by the decoder) and TIFF', async () => {
+    expect(await probeImage(readCorpus('orientation/rot1mir0.avif'), DEFAULT_LIMIT)).toMatchObject({ format: 'avif', mime: 'image/avif', ext: 'avif', width: 640, height: 427 });
+    expect(await probeImage(readCorpus('formats/tiff_adobe_deflate.tif'), DEFAULT_LIMIT)).toMatchObject({ format: 'tiff', mime: 'image/tiff', ext: 'tif', width: 278, height: 374 });
+  });
+
+  it('accepts a path and a buffer alike', async () => {
+    const file = 'photos/DSCN0010.jpg';
+    expect(await probeImage(corpusPath(file), DEFAULT_LIMIT)).toEqual(await probeImage(readCorpus(file), DEFAULT_LIMIT));
+  });
+
+  it('validates the 12 MP photo quickly (shrink-on-load decode)', async () => {
+    const bytes = readCorpus('photos/42_IndexError.jpg');
+    await probeImage(bytes, DEFAULT_LIMIT);
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      await probeImage(bytes, DEFAULT_LIMIT);
+      times.push(performance.now() - start);
+    }
+    const median = times.sort((a, b) => a - b)[2]!;
+    console.info(`probeImage(photos/42_IndexError.jpg, 12 MP): median ${median.toFixed(1)} ms`);
+    expect(median).toBeLessThan(1000); // generous: the machine is shared; expect ~70 ms
+  });
+});
+
+describe('probeImage: refused files', () => {
+  it.each([
+    ['bad/SVG-alert.svg', /Expected a JPEG, PNG, GIF, WebP, AVIF or TIFF image; the bytes are application\/xml/],
+    ['bad/html_page.jpg', /match no known image signature/],
+    ['formats/IMG_5195.HEIC', /the bytes are image\/heic/],
+    ['bad/empty.jpg', /the file is empty/],
+    ['formats/testimgl.jpg', /lossless JPEG \(SOF3\)/],
+  ])('%s is an unsupported type (415)', async (file, message) => {
+    const error = await probeError(readCorpus(file));
+    expect(error).toBeInstanceOf(UnsupportedTypeError);
+    expect((error as AppError).httpStatus).toBe(415);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it.each([
+    ['bad/truncated.jpg', /premature end of JPEG/],
+    ['bad/truncated.png', /IDAT.*declares 32768 bytes/],
+    ['bad/xcsn0g01.png', /IDAT.*CRC/],
+    ['bad/broken.png', /Expected a readable PNG header/],
+    ['bad/corrupt-header.jpg', /Expected a readable JPEG header/],
+    ['bad/huge_eXIf_chunk.png', /Expected a readable PNG header/],
+  ])('%s is an invalid image (422)', async (file, message) => {
+    const error = await probeError(readCorpus(file));
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as AppError).httpStatus).toBe(422);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('bad/invalid_multiframe.gif is rejected cleanly or accepted, never a crash', async () => {
+    const outcome = await probeImage(readCorpus('bad/invalid_multiframe.gif'), DEFAULT_LIMIT).catch((error: unknown) => error);
+    if (outcome instanceof Error) expect(outcome).toBeInstanceOf(InvalidImageError);
+    else expect(outcome).toMatchObject({ format: 'gif' });
+  });
+
+  it('a JPEG cut anywhere in its scan data is invalid', async () => {
+    const photo = readCorpus('photos/DSCN0010.jpg');
+    for (const fraction of [0.3, 0.9, 0.999]) {
+      expect(await probeError(photo.subarray(0, Math.floor(photo.length * fraction)))).toBeInstanceOf(InvalidImageError);
+    }
+  });
+
+  it('a PNG whose zlib data is corrupt (CRCs recomputed, so only the decoder can tell) is invalid', async () => {
+    const png = Buffer.from(readCorpus('kodak/kodim03.png'));
+    const idat = png.indexOf('IDAT', 0, 'latin1') - 4;
+    const length = png.readUInt32BE(idat);
+    for (let i = 0; i < 50; i++) png[idat + 8 + 1000 + i * 97]! ^= 0xff;
+    png.writeUInt32BE(crc32(png.subarray(idat + 4, idat + 8 + length)), idat + 8 + length);
+    const error = await probeError(png);
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as Error).message).toMatch(/Expected complete PNG image data; decoding failed/);
+  });
+
+  it('a JPEG with stray bytes between segments (a libjpeg warning, browsers show it) is accepted', async () => {
+    const photo = readCorpus('photos/DSCN0010.jpg');
+    const dqt = [...jpegSegments(photo)].find((s) => s.marker === 0xdb)!.start;
+    const odd = Buffer.concat([photo.subarray(0, dqt), Buffer.from([0, 0]), photo.subarray(dqt)]);
+    await expect(probeImage(odd, DEFAULT_LIMIT)).resolves.toMatchObject({ width: 640, height: 480 });
+  });
+
+  it.each([
+    ['bad/65536-uint32-limit.png', /the image declares 65536x65536 \(4294967296 pixels\)/],
+    ['bad/giant-image.jpg', /the image declares 20000x14000 \(280000000 pixels\)/],
+  ])('%s has too many pixels (422) at the default limit, from its header alone', async (file, message) => {
+    const start = performance.now();
+    const error = await probeError(readCorpus(file));
+    expect(error).toBeInstanceOf(TooManyPixelsError);
+    expect((error as Error).message).toMatch(/Expected at most 100000000 pixels/);
+    expect((error as Error).message).toMatch(message);
+    expect(performance.now() - start).toBeLessThan(500); // decoding either would take seconds and gigabytes
+  });
+
+  it('the limit is inclusive', async () => {
+    const bytes = readCorpus('photos/DSCN0010.jpg'); // 640x480
+    await expect(probeImage(bytes, { maxInputPixels: 640 * 480 })).resolves.toMatchObject({ width: 640 });
+    expect(await probeError(bytes, { maxInputPixels: 640 * 480 - 1 })).toBeInstanceOf(TooManyPixelsError);
+  });
+
+  it('counts every frame of an animation', async () => {
+    const gif = readCorpus('formats/rotating-squares.gif'); // 30 frames of 80x80 = 192000 pixels
+    await expect(probeImage(gif, { maxInputPixels: 192_000 })).resolves.toMatchObject({ pages: 30 });
+    const error = await probeError(gif, { maxInputPixels: 100_000 });
+    expect(error).toBeInstanceOf(TooManyPixelsError);
+    expect((error as Error).message).toMatch(/30 frames of 80x80 \(192000 pixels\)/);
+  });
+});
