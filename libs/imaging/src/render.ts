@@ -85,15 +85,16 @@ function coverProblem(spec: RenditionSpec, source: { width: number; height: numb
   return ok ? undefined : 'square no larger than the short side';
 }
 
-/** The planner rounds each axis, so a spec may be off the exact aspect ratio by up to a pixel, no more. */
+/**
+ * The planner scales the long side to the box and rounds the short one (never below 1 px), so a spec may be off
+ * the exact aspect ratio by up to a pixel on the short side, no more.
+ */
 function insideProblem(spec: RenditionSpec, source: { width: number; height: number }): string | undefined {
-  const scale = Math.max(spec.width / source.width, spec.height / source.height);
-  const ok =
-    spec.width >= 1 &&
-    spec.height >= 1 &&
-    scale <= 1 &&
-    Math.abs(spec.width - source.width * scale) <= 1 &&
-    Math.abs(spec.height - source.height * scale) <= 1;
+  const landscape = source.width >= source.height;
+  const scale = landscape ? spec.width / source.width : spec.height / source.height;
+  const expectedShort = Math.max(1, (landscape ? source.height : source.width) * scale);
+  const short = landscape ? spec.height : spec.width;
+  const ok = scale > 0 && scale <= 1 && short >= 1 && Math.abs(short - expectedShort) <= 1;
   return ok ? undefined : 'no larger than, and with the aspect ratio';
 }
 

@@ -118,14 +118,16 @@ describe.each([
     expect(await storage.head('sized')).toEqual({ size: BYTES.length });
   });
 
+  // s3rver answers bytes=0-0 with the whole object (real S3 does not), so the single first byte is only
+  // checked on the local driver.
+  const firstByte = driver === 'local' ? [{ name: 'first byte', start: 0, end: 0 }] : [];
   it.for([
-    { name: 'first byte', start: 0, end: 0 },
+    ...firstByte,
     { name: 'first two bytes', start: 0, end: 1 },
     { name: 'middle', start: 5, end: 9 },
     { name: 'last byte', start: BYTES.length - 1, end: BYTES.length - 1 },
     { name: 'whole object', start: 0, end: BYTES.length - 1 },
-  ])('reads an inclusive range: $name', async ({ start, end }, { skip }) => {
-    if (driver === 's3' && end === 0) skip('s3rver answers bytes=0-0 with the whole object; real S3 does not');
+  ])('reads an inclusive range: $name', async ({ start, end }) => {
     await storage.put('ranged', BYTES, OCTETS);
     expect(await buffer(await storage.get('ranged', { start, end }))).toEqual(BYTES.subarray(start, end + 1));
   });

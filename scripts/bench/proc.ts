@@ -1,0 +1,69 @@
+/**
+ * Linux /proc readings for the benchmark: CPU time and peak RSS of the processes it starts, and CPU time of the
+ * whole machine, so a phase can show how much of the 2 cores went to something else (other sessions, Postgres,
+ * Redis). Every reading is of a live process; a process that has exited reads as an error.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** USER_HZ: /proc reports CPU time in these ticks; 100 on every x86_64 Linux build. */
+const TICKS_PER_SECOND = 100;
+
+/** Fields of /proc/<pid>/stat after the command name (which may itself contain spaces and parentheses). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** User + system CPU seconds of a process, all its threads included (libvips encodes on its own threads). */
+export function processCpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  // Fields 14 (utime) and 15 (stime) of proc(5); this array starts at field 3.
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+export function niceness(pid: number): number {
+  return Number(statFields(pid)[16]);
+}
+
+/** Peak resident set size (VmHWM) in bytes. */
+export function peakRssBytes(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** Whether a shared library is mapped into a process: proof that an LD_PRELOAD took effect. */
+export function hasLibraryMapped(pid: number, library: string): boolean {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').includes(library);
+}
+
+/** Busy CPU seconds of the whole machine, all cores summed (everything but idle and iowait). */
+export function machineBusySeconds(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  // Columns: user nice system idle iowait irq softirq steal ...
+  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number) as number[];
+  return (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND;
+}
+
+/** Direct children of a process; none once it has exited. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The tsx CLI runs the script in a child `node` process; that child is the one that decodes and encodes, so it
+ * is the one to measure. Waits until tsx has started it.
+ */
+export async function tsxChildPid(tsxPid: number, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (let children = childPids(tsxPid); children.length === 0; children = childPids(tsxPid)) {
+    if (Date.now() > deadline) throw new Error(`tsx (pid ${tsxPid}) started no child within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+  return childPids(tsxPid)[0]!;
+}

@@ -1,0 +1,632 @@
+/**
+ * `npm run bench:renditions`: the whole pipeline against plain sharp, measured in one run on one machine state.
+ *
+ * Starts a throwaway stack the way `npm start` does (API and worker as separate tsx processes, the worker at
+ * nice 10 with jemalloc preloaded, production defaults otherwise) on its own database, queue prefix and storage
+ * directory, then measures, in this order:
+ *  1. throughput on the corpus photos and Kodak PNGs: plain sharp (the lib's renderRenditions, 2 images in
+ *     flight, same nice and allocator, run before and after) against uploads -> every image `ready`;
+ *  2. on an idle worker, time from a 12 MP upload's 201 to its 12 JPEG+WebP renditions and to all 18 ready;
+ *  3. upload latency of ~5 MB 12 MP JPEGs at concurrency 8, worker idle, then worker saturated by a backlog
+ *     (this phase comes last because it leaves that backlog behind);
+ *  4. peak RSS of the worker and of plain sharp.
+ * The machine's CPU time is read around each phase: on a shared machine, other load moves every number here.
+ * Everything the run created (processes, database, Redis keys, files) is removed at the end, also on failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import sharp from 'sharp';
+import { loadConfig } from '@renditions/config';
+import { migrateDatabase } from '@renditions/db';
+import type { ImageResource } from '@renditions/pipeline';
+import { QueueClient } from '@renditions/queue';
+import { CORPUS_DIR } from '../../test/support/corpus';
+import { getImage, upload } from '../../test/support/http';
+import type { PlainResult } from './plain-sharp';
+import { childPids, hasLibraryMapped, machineBusySeconds, niceness, peakRssBytes, processCpuSeconds, tsxChildPid } from './proc';
+import { median, readStageStats, type StageStats } from './stages';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+// The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
+const WORKER_NICENESS = 10;
+const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const THROUGHPUT = { uploadConcurrency: 4, pollMs: 100 };
+const READY = { photo: 'photos/42_IndexError.jpg', repeats: 3, pollMs: 50 };
+const LATENCY = {
+  uploadsPerLevel: 40,
+  concurrency: 8,
+  // q95 gives only 3.0 MB on this smooth 12 MP photo; q98 with full-resolution chroma gives ~4.8 MB.
+  jpeg: { quality: 98, chromaSubsampling: '4:4:4' } as const,
+  // Active render + render-avif jobs that count as "the worker is busy rendering" (slots: 2 + 1 by default).
+  busyRenderJobs: 2,
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// The stack: processes, database, queue prefix, storage, and how to take all of it down again.
+
+interface Service {
+  name: string;
+  tsx: ChildProcess;
+  /** The node process tsx runs the entry in: the one doing the work, so the one measured. */
+  pid: number;
+}
+
+interface Stack {
+  url: string;
+  prefix: string;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  api: Service;
+  worker: Service;
+  queues: QueueClient;
+  redis: Redis;
+}
+
+/** Undo steps, run last-in first-out at the end of the run whatever happened. */
+const cleanups: Array<() => Promise<void>> = [];
+/** Where the started processes log; read at the end, before it is removed. */
+let logDir: string | undefined;
+
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) await cleanups.pop()!().catch((error) => console.error('cleanup step failed:', error));
+}
+
+async function startStack(): Promise<Stack> {
+  const suffix = randomBytes(6).toString('hex');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'renditions-bench-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  logDir = dir;
+
+  const databaseUrl = `${POSTGRES_SERVER}/renditions_bench_${suffix}`;
+  cleanups.push(() => dropDatabase(databaseUrl));
+  await migrateDatabase(databaseUrl);
+
+  const prefix = `{bench-${suffix}}`;
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  cleanups.push(async () => {
+    await deleteKeys(redis, `${prefix}:*`);
+    redis.disconnect();
+  });
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    STORAGE_DRIVER: 'local',
+    STORAGE_DIR: path.join(dir, 'objects'),
+    PORT: String(port),
+    PUBLIC_BASE_URL: url,
+    LOG_LEVEL: 'warn',
+  };
+  const api = await launch('api', 'apps/api/src/main.ts', [], env, dir);
+  const worker = await launch('worker', 'apps/worker/src/main.ts', [], workerEnv(env), dir, WORKER_NICENESS);
+  const queues = new QueueClient({ redisUrl: REDIS_URL, prefix });
+  cleanups.push(() => queues.close());
+  await waitFor('the API to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
+  await waitFor('the worker to connect to its queues', async () => (await queues.queues.render.getWorkersCount()) > 0);
+  return { url, prefix, dir, env, api, worker, queues, redis };
+}
+
+function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return existsSync(JEMALLOC) ? { ...env, LD_PRELOAD: JEMALLOC } : env;
+}
+
+/**
+ * Spawns `tsx entry` as scripts/start.ts does, including lowering the priority right after the spawn; output
+ * goes to <dir>/<name>.log (only warnings and errors at LOG_LEVEL=warn) unless `stdout` is collected.
+ */
+async function launch(
+  name: string,
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  nice = 0,
+  stdout: 'log' | 'pipe' = 'log',
+): Promise<Service> {
+  const log = openSync(path.join(dir, `${name}.log`), 'a');
+  const tsx = spawn(TSX, [path.join(ROOT, entry), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', stdout === 'pipe' ? 'pipe' : log, log],
+  });
+  closeSync(log);
+  if (nice !== 0 && tsx.pid) os.setPriority(tsx.pid, nice);
+  cleanups.push(() => stop(tsx));
+  const pid = await tsxChildPid(tsx.pid!);
+  return { name, tsx, pid };
+}
+
+/**
+ * Nothing started here outlives the run. SIGKILL on purpose: a graceful stop would first finish the backlog's
+ * renders in flight, and everything they would write is dropped anyway.
+ */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // The tsx CLI cannot pass SIGKILL on, so its node child is killed first, by its own pid.
+  for (const pid of childPids(child.pid!)) process.kill(pid, 'SIGKILL');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function dropDatabase(databaseUrl: string): Promise<void> {
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const sql = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
+  try {
+    await sql.unsafe(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await sql.end();
+  }
+}
+
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  for (let cursor = '0'; ; ) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+    if (cursor === '0') return;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Inputs.
+
+interface Input {
+  name: string;
+  bytes: Buffer;
+  type: string;
+  width: number;
+  height: number;
+}
+
+async function corpusInputs(): Promise<Input[]> {
+  const files = [
+    ...(await listFiles('photos', '.jpg')),
+    ...(await listFiles('kodak', '.png')),
+  ];
+  return Promise.all(
+    files.map(async (file) => {
+      const bytes = await readFile(path.join(CORPUS_DIR, file));
+      const { width, height } = await sharp(bytes).metadata();
+      return { name: file, bytes, type: file.endsWith('.png') ? 'image/png' : 'image/jpeg', width, height };
+    }),
+  );
+}
+
+async function listFiles(folder: string, extension: string): Promise<string[]> {
+  const names = (await readdir(path.join(CORPUS_DIR, folder))).filter((name) => name.endsWith(extension)).sort();
+  return names.map((name) => `${folder}/${name}`);
+}
+
+/**
+ * The same JPEG with a comment segment right after SOI: new bytes (so no deduplication: a full flow runs), the
+ * very same pixels and decode work. The strip stage removes the comment like any other metadata.
+ */
+function withComment(jpeg: Buffer, text: string): Buffer {
+  const comment = Buffer.from(text, 'latin1');
+  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
+  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// HTTP, as a client does it.
+
+async function uploadImage(url: string, bytes: Buffer, filename: string, type: string): Promise<ImageResource> {
+  const response = await upload(url, bytes, { filename, type });
+  const body = await response.text();
+  if (response.status !== 201) throw new Error(`upload of ${filename}: ${response.status} ${body}`);
+  return JSON.parse(body) as ImageResource;
+}
+
+/**
+ * Waits until every image is `ready`, looking at one image at a time in upload order: the wait ends when the
+ * last one is ready, at one request per interval rather than one per image, which would take CPU from the
+ * worker on a 2-core machine.
+ */
+async function waitAllReady(url: string, ids: string[], pollMs: number, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const id of ids) {
+    for (let image = await getImage(url, id); image.status !== 'ready'; image = await getImage(url, id)) {
+      if (image.status !== 'processing') throw new Error(`image ${id} settled as ${image.status}`);
+      if (Date.now() > deadline) throw new Error(`image ${id} not ready within ${timeoutMs} ms`);
+      await sleep(pollMs);
+    }
+  }
+}
+
+async function mapConcurrently<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, lane));
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CPU accounting: how many cores each process used over a window, and how many went to anything else.
+
+interface CpuMark {
+  at: number;
+  machine: number;
+  own: Record<string, number>;
+}
+
+function markCpu(stack: Stack): CpuMark {
+  return {
+    at: performance.now(),
+    machine: machineBusySeconds(),
+    own: {
+      worker: processCpuSeconds(stack.worker.pid),
+      api: processCpuSeconds(stack.api.pid),
+      bench: processCpuSeconds(process.pid),
+    },
+  };
+}
+
+interface CpuWindow {
+  seconds: number;
+  /** Cores used per process over the window. */
+  cores: Record<string, number>;
+  /** Cores used by everything else: Postgres, Redis, other sessions on this machine. */
+  others: number;
+}
+
+function cpuWindow(from: CpuMark, to: CpuMark): CpuWindow {
+  const seconds = (to.at - from.at) / 1000;
+  const cores = Object.fromEntries(Object.keys(from.own).map((name) => [name, (to.own[name]! - from.own[name]!) / seconds]));
+  const ours = Object.values(cores).reduce((sum, value) => sum + value, 0);
+  return { seconds, cores, others: (to.machine - from.machine) / seconds - ours };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Phase 1: throughput.
+
+interface PlainRun extends PlainResult {
+  othersCores: number;
+}
+
+/** Plain sharp in a child process with the worker's niceness and allocator (see plain-sharp.ts). */
+async function runPlainSharp(stack: Stack, inputs: Input[]): Promise<PlainRun> {
+  const files = inputs.map((input) => path.join(CORPUS_DIR, input.name));
+  const child = await launch('plain-sharp', 'scripts/bench/plain-sharp.ts', files, workerEnv(stack.env), stack.dir, WORKER_NICENESS, 'pipe');
+  let output = '';
+  child.tsx.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise((resolve) => child.tsx.once('exit', resolve));
+  if (code !== 0) throw new Error(`plain-sharp exited with ${code}; see ${stack.dir}/plain-sharp.log`);
+  const result = JSON.parse(output.trim().split('\n').pop()!) as PlainResult;
+  return { ...result, othersCores: (result.machineBusyMs - result.cpuMs) / result.wallMs };
+}
+
+interface PipelineRun {
+  wallMs: number;
+  uploadsMs: number;
+  cpu: CpuWindow;
+  stages: StageStats[];
+  startedAt: number;
+  workerPeakRss: number;
+}
+
+async function runPipeline(stack: Stack, inputs: Input[]): Promise<PipelineRun> {
+  const startedAt = Date.now();
+  const before = markCpu(stack);
+  const images = await mapConcurrently(inputs, THROUGHPUT.uploadConcurrency, (input) =>
+    uploadImage(stack.url, input.bytes, path.basename(input.name), input.type),
+  );
+  const uploadsMs = performance.now() - before.at;
+  await waitAllReady(stack.url, images.map((image) => image.id), THROUGHPUT.pollMs);
+  const after = markCpu(stack);
+  return {
+    wallMs: after.at - before.at,
+    uploadsMs,
+    cpu: cpuWindow(before, after),
+    stages: await readStageStats(stack.redis, stack.prefix, startedAt),
+    startedAt,
+    // The worker has done nothing but this run so far, so its high-water mark is this run's.
+    workerPeakRss: peakRssBytes(stack.worker.pid),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Phase 2: upload -> renditions ready, one 12 MP photo at a time on an idle worker.
+
+interface ReadyRun {
+  uploadMs: number;
+  jpegWebpMs: number;
+  allMs: number;
+}
+
+async function measureReady(stack: Stack, photo: Buffer, run: number): Promise<ReadyRun> {
+  const sent = performance.now();
+  const { id } = await uploadImage(stack.url, withComment(photo, `bench ready ${run}`), 'ready.jpg', 'image/jpeg');
+  const created = performance.now();
+  let jpegWebpAt: number | undefined;
+  let allAt: number | undefined;
+  for (;;) {
+    const image = await getImage(stack.url, id);
+    const now = performance.now();
+    const ready = image.renditions.filter((rendition) => rendition.status === 'ready');
+    if (jpegWebpAt === undefined && ready.filter((rendition) => rendition.format !== 'avif').length === 12) jpegWebpAt = now;
+    if (allAt === undefined && ready.length === 18) allAt = now;
+    // Waiting for the whole image (stages too) leaves the worker idle for the next run.
+    if (image.status === 'ready') break;
+    if (image.status !== 'processing') throw new Error(`image ${id} settled as ${image.status}`);
+    await sleep(READY.pollMs);
+  }
+  return { uploadMs: created - sent, jpegWebpMs: jpegWebpAt! - created, allMs: allAt! - created };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Phase 3: upload latency, worker idle, then saturated.
+
+interface LatencyRun {
+  idleMs: number[];
+  loadedMs: number[];
+  /** Active render + render-avif jobs, sampled while the loaded uploads ran. */
+  activeRenders: number[];
+  loadedCpu: CpuWindow;
+}
+
+async function timedUploads(stack: Stack, source: Buffer, from: number): Promise<number[]> {
+  const runs = Array.from({ length: LATENCY.uploadsPerLevel }, (_, i) => from + i);
+  return mapConcurrently(runs, LATENCY.concurrency, async (run) => {
+    const bytes = withComment(source, `bench latency ${run}`);
+    const started = performance.now();
+    await uploadImage(stack.url, bytes, `latency-${run}.jpg`, 'image/jpeg');
+    return performance.now() - started;
+  });
+}
+
+async function activeRenderJobs(queues: QueueClient): Promise<number> {
+  const counts = await Promise.all([queues.queues.render.getActiveCount(), queues.queues['render-avif'].getActiveCount()]);
+  return counts[0] + counts[1];
+}
+
+async function measureUploadLatency(stack: Stack, source: Buffer): Promise<LatencyRun> {
+  const queues = Object.values(stack.queues.queues);
+  // Paused queues keep the worker process up but idle, and keep what these uploads enqueue as the backlog.
+  await Promise.all(queues.map((queue) => queue.pause()));
+  const idleMs = await timedUploads(stack, source, 0);
+  await Promise.all(queues.map((queue) => queue.resume()));
+  await waitFor('the worker to start rendering the backlog', async () => (await activeRenderJobs(stack.queues)) >= LATENCY.busyRenderJobs);
+
+  const activeRenders: number[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      activeRenders.push(await activeRenderJobs(stack.queues));
+      await sleep(250);
+    }
+  })();
+  const before = markCpu(stack);
+  const loadedMs = await timedUploads(stack, source, LATENCY.uploadsPerLevel);
+  const after = markCpu(stack);
+  sampling = false;
+  await sampler;
+  return { idleMs, loadedMs, activeRenders, loadedCpu: cpuWindow(before, after) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Output.
+
+/** Nearest-rank percentile: with 40 samples p99 is the slowest one. */
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const ms = (value: number) => `${Math.round(value)} ms`;
+const sec = (valueMs: number) => `${(valueMs / 1000).toFixed(1)} s`;
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+const cores = (value: number) => value.toFixed(2);
+const perMinute = (images: number, wallMs: number) => (images / (wallMs / 60_000)).toFixed(1);
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
+}
+
+function describeProcess(service: Service): string {
+  const jemalloc = hasLibraryMapped(service.pid, 'libjemalloc') ? 'jemalloc' : 'glibc malloc';
+  return `${service.name} pid ${service.pid}: nice ${niceness(service.pid)}, ${jemalloc}`;
+}
+
+function describeInputs(inputs: Input[]): string {
+  const photos = inputs.filter((input) => input.name.startsWith('photos/')).length;
+  const megapixels = inputs.map((input) => (input.width * input.height) / 1e6);
+  return (
+    `${inputs.length} images (${photos} corpus photos + ${inputs.length - photos} Kodak PNGs, ` +
+    `${Math.min(...megapixels).toFixed(2)}-${Math.max(...megapixels).toFixed(1)} MP, ` +
+    `${(megapixels.reduce((a, b) => a + b, 0)).toFixed(1)} MP in total), 18 renditions each`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const inputs = await corpusInputs();
+  const photo = await readFile(path.join(CORPUS_DIR, READY.photo));
+  const latencySource = await sharp(photo).jpeg(LATENCY.jpeg).toBuffer();
+  const loadBefore = os.loadavg()[0]!;
+
+  const stack = await startStack();
+  const concurrency = loadConfig(stack.env).worker.concurrency;
+  console.log(
+    `renditions bench, ${new Date().toISOString()}: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), ` +
+      `sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, load average ${loadBefore.toFixed(2)} at start`,
+  );
+  console.log(`${describeProcess(stack.worker)}, WORKER_CONCURRENCY ${concurrency}; ${describeProcess(stack.api)}\n`);
+
+  // Phase 1: plain sharp before and after the pipeline, so drift in the machine's other load shows.
+  const plainBefore = await runPlainSharp(stack, inputs);
+  const pipeline = await runPipeline(stack, inputs);
+  const plainAfter = await runPlainSharp(stack, inputs);
+  const plainMs = (plainBefore.wallMs + plainAfter.wallMs) / 2;
+  const throughputRatio = plainMs / pipeline.wallMs;
+
+  console.log(`## Throughput: ${describeInputs(inputs)}\n`);
+  const plainRow = (label: string, run: PlainRun) => [
+    label,
+    sec(run.wallMs),
+    perMinute(run.images, run.wallMs),
+    `${cores(run.cpuMs / run.wallMs)} (sharp threads ${run.sharpConcurrency})`,
+    cores(run.othersCores),
+    mib(run.peakRssBytes),
+  ];
+  console.log(
+    table(
+      ['run', 'wall', 'images/min', 'cores used', 'other load (cores)', 'peak RSS'],
+      [
+        plainRow('plain sharp, before', plainBefore),
+        [
+          `pipeline (uploads took ${sec(pipeline.uploadsMs)})`,
+          sec(pipeline.wallMs),
+          perMinute(inputs.length, pipeline.wallMs),
+          `worker ${cores(pipeline.cpu.cores.worker!)} + api ${cores(pipeline.cpu.cores.api!)} + client ${cores(pipeline.cpu.cores.bench!)}`,
+          cores(pipeline.cpu.others),
+          `worker ${mib(pipeline.workerPeakRss)}`,
+        ],
+        plainRow('plain sharp, after', plainAfter),
+      ],
+    ),
+  );
+  console.log(`\npipeline / plain sharp (mean of before and after): ${throughputRatio.toFixed(2)} (goal >= 0.85)\n`);
+  console.log('Worker queues during the pipeline run (from BullMQ event streams):\n');
+  console.log(
+    table(
+      ['queue', 'jobs', 'busy (sum)', 'median run', 'max run', 'median wait', 'last done at', 'failed'],
+      pipeline.stages.map((stage) => [
+        stage.queue,
+        String(stage.completed),
+        sec(stage.busyMs),
+        ms(stage.medianRunMs),
+        ms(stage.maxRunMs),
+        ms(stage.medianWaitMs),
+        sec(stage.lastCompletedAt - pipeline.startedAt),
+        String(stage.failed),
+      ]),
+    ),
+  );
+
+  // Phase 2.
+  const readyRuns: ReadyRun[] = [];
+  for (let run = 1; run <= READY.repeats; run++) readyRuns.push(await measureReady(stack, photo, run));
+  const jpegWebpMs = median(readyRuns.map((run) => run.jpegWebpMs));
+  const allMs = median(readyRuns.map((run) => run.allMs));
+  console.log(`\n## ${READY.photo} (12 MP, ${mb(photo.length)}), idle worker, polled every ${READY.pollMs} ms\n`);
+  console.log(
+    table(
+      ['run', 'upload (to 201)', '201 -> 12 JPEG+WebP ready', '201 -> all 18 ready'],
+      [
+        ...readyRuns.map((run, i) => [String(i + 1), ms(run.uploadMs), ms(run.jpegWebpMs), ms(run.allMs)]),
+        ['median', ms(median(readyRuns.map((run) => run.uploadMs))), `${ms(jpegWebpMs)} (goal <= 1500 ms)`, ms(allMs)],
+      ],
+    ),
+  );
+
+  // Phase 3.
+  const latency = await measureUploadLatency(stack, latencySource);
+  const p99Ratio = percentile(latency.loadedMs, 99) / percentile(latency.idleMs, 99);
+  const renders = latency.activeRenders;
+  console.log(
+    `\n## Upload latency: ${LATENCY.uploadsPerLevel} uploads per level of ${mb(latencySource.length)} ` +
+      `12 MP JPEGs (q${LATENCY.jpeg.quality} ${LATENCY.jpeg.chromaSubsampling}), ${LATENCY.concurrency} at a time\n`,
+  );
+  const latencyRow = (label: string, values: number[]) => [
+    label,
+    ms(percentile(values, 50)),
+    ms(percentile(values, 99)),
+    ms(values.reduce((a, b) => a + b, 0) / values.length),
+  ];
+  console.log(
+    table(
+      ['worker', 'p50', 'p99 (= max)', 'mean'],
+      [
+        latencyRow('idle (queues paused)', latency.idleMs),
+        latencyRow(`saturated (backlog of ${LATENCY.uploadsPerLevel})`, latency.loadedMs),
+      ],
+    ),
+  );
+  console.log(
+    `\np99 saturated / p99 idle: ${p99Ratio.toFixed(2)} (goal <= 1.5). While saturated: active render jobs ` +
+      `${Math.min(...renders)}-${Math.max(...renders)} (${renders.length} samples), worker ${cores(latency.loadedCpu.cores.worker!)} cores, ` +
+      `api ${cores(latency.loadedCpu.cores.api!)}, client ${cores(latency.loadedCpu.cores.bench!)}, other load ${cores(latency.loadedCpu.others)}`,
+  );
+  const workerPeakEnd = peakRssBytes(stack.worker.pid);
+  const apiPeak = peakRssBytes(stack.api.pid);
+
+  console.log('\n## Summary\n');
+  console.log(
+    [
+      `- Throughput, ${inputs.length} corpus images x 18 renditions on ${os.availableParallelism()} cores: pipeline ` +
+        `${perMinute(inputs.length, pipeline.wallMs)} images/min, plain sharp ${perMinute(inputs.length, plainMs)} images/min ` +
+        `(ratio ${throughputRatio.toFixed(2)}, goal >= 0.85).`,
+      `- 12 MP upload on an idle worker (median of ${READY.repeats}): 12 JPEG+WebP ready ${ms(jpegWebpMs)} after the 201 ` +
+        `(goal <= 1500 ms), all 18 after ${ms(allMs)}.`,
+      `- Upload of a ${mb(latencySource.length)} 12 MP JPEG at concurrency ${LATENCY.concurrency}: ` +
+        `p50/p99 ${ms(percentile(latency.idleMs, 50))}/${ms(percentile(latency.idleMs, 99))} with the worker idle, ` +
+        `${ms(percentile(latency.loadedMs, 50))}/${ms(percentile(latency.loadedMs, 99))} with it saturated ` +
+        `(p99 ratio ${p99Ratio.toFixed(2)}, goal <= 1.5).`,
+      `- Peak RSS: worker ${mib(pipeline.workerPeakRss)} during the throughput run, ${mib(workerPeakEnd)} by the end; ` +
+        `plain sharp ${mib(Math.max(plainBefore.peakRssBytes, plainAfter.peakRssBytes))}; API ${mib(apiPeak)}.`,
+      `- Load average ${loadBefore.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end; ` +
+        `worker at nice ${WORKER_NICENESS} with ${existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc'}, WORKER_CONCURRENCY ${concurrency}.`,
+    ].join('\n'),
+  );
+}
+
+/** At LOG_LEVEL=warn a clean run logs nothing; anything logged is worth seeing next to the numbers. */
+async function reportLogs(dir: string): Promise<void> {
+  for (const name of ['api', 'worker', 'plain-sharp']) {
+    const lines = (await readFile(path.join(dir, `${name}.log`), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    if (lines.length === 0) continue;
+    console.log(`\n${name} logged ${lines.length} line(s); the first ones:\n${lines.slice(0, 5).join('\n')}`);
+  }
+}
+
+process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanUp().finally(() => process.exit(143)));
+try {
+  await main();
+} finally {
+  if (logDir) await reportLogs(logDir);
+  await cleanUp();
+}
