@@ -7,6 +7,7 @@ import { createPhashProcessor } from './processors/phash';
 import { createRenderProcessor } from './processors/render';
 import { createSettleProcessor } from './processors/settle';
 import { createStripProcessor } from './processors/strip';
+import { createWebhookProcessor } from './processors/webhook';
 
 export interface WorkerOptions {
   metrics?: Metrics;
@@ -27,6 +28,7 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
     render: createRenderProcessor(services, 'render'),
     'render-avif': createRenderProcessor(services, 'render-avif'),
     settle: createSettleProcessor(services),
+    webhook: createWebhookProcessor(services),
   };
   const rendering = config.worker.concurrency;
   const pool = startWorkers(processors, {
@@ -41,6 +43,8 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
       phash: rendering,
       moderation: 8,
       settle: 8,
+      // Deliveries wait on the network, not the CPU.
+      webhook: 16,
     },
     onError: (queue, error) => logger.error({ err: error, queue }, 'worker error'),
     onCompleted: (queue, job, durationMs) => {

@@ -18,7 +18,29 @@ export interface Config {
   redisUrl: string;
   queuePrefix: string;
   storage: { driver: 'local'; dir: string } | { driver: 's3'; s3: S3Config };
-  limits: { maxUploadBytes: number; maxInputPixels: number };
+  limits: {
+    maxUploadBytes: number;
+    maxInputPixels: number;
+    /** Animated uploads: frame count and pixels summed over all frames, so one upload cannot hold a worker for minutes. */
+    maxAnimationFrames: number;
+    maxAnimationPixels: number;
+  };
+  webhooks: {
+    /** `null`: generated once, stored in the database and logged, so every process signs alike. */
+    secret: string | null;
+    allowPrivate: boolean;
+    timeoutMs: number;
+    attempts: number;
+  };
+  moderation: {
+    /** `null`: the built-in provider (allow, plus the hash blocklist). */
+    webhookUrl: string | null;
+    failMode: 'open' | 'closed';
+    timeoutMs: number;
+    attempts: number;
+  };
+  /** `null`: purging the CDN is a no-op (no cache in front, or one that expires by itself). */
+  cdnPurgeUrl: string | null;
   worker: { concurrency: number; reconcileIntervalMs: number; staleFlowAfterMs: number; lockDurationMs: number };
   /** `null` when no admin password is set: admin routes then always answer 401. */
   admin: { user: string; password: string } | null;
@@ -63,7 +85,25 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
             },
           }
         : { driver: 'local', dir: env.STORAGE_DIR },
-    limits: { maxUploadBytes: env.MAX_UPLOAD_BYTES, maxInputPixels: env.MAX_INPUT_PIXELS },
+    limits: {
+      maxUploadBytes: env.MAX_UPLOAD_BYTES,
+      maxInputPixels: env.MAX_INPUT_PIXELS,
+      maxAnimationFrames: env.MAX_ANIMATION_FRAMES,
+      maxAnimationPixels: env.MAX_ANIMATION_PIXELS,
+    },
+    webhooks: {
+      secret: env.WEBHOOK_SECRET ?? null,
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      attempts: env.WEBHOOK_ATTEMPTS,
+    },
+    moderation: {
+      webhookUrl: env.MODERATION_WEBHOOK_URL ?? null,
+      failMode: env.MODERATION_FAIL_MODE,
+      timeoutMs: env.MODERATION_TIMEOUT_MS,
+      attempts: env.MODERATION_ATTEMPTS,
+    },
+    cdnPurgeUrl: env.CDN_PURGE_URL ?? null,
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,

@@ -31,6 +31,20 @@ export const envSchema = z
     RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
     STALE_FLOW_AFTER_MS: positiveInt.default(60_000),
     JOB_LOCK_DURATION_MS: positiveInt.default(30_000),
+    WEBHOOK_SECRET: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected whsec_ followed by base64')
+      .optional(),
+    WEBHOOK_ALLOW_PRIVATE: booleanFlag,
+    WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
+    WEBHOOK_ATTEMPTS: positiveInt.min(5).default(8),
+    MODERATION_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    MODERATION_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+    MODERATION_TIMEOUT_MS: positiveInt.default(10_000),
+    MODERATION_ATTEMPTS: positiveInt.default(4),
+    CDN_PURGE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    MAX_ANIMATION_FRAMES: positiveInt.default(300),
+    MAX_ANIMATION_PIXELS: positiveInt.default(150_000_000),
     ADMIN_USER: z.string().optional(),
     ADMIN_PASSWORD: z.string().optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),

@@ -3,3 +3,4 @@ export { connectDatabase, type Database, type DatabaseHandle, type Executor, typ
 export { ensureDatabase, migrateDatabase, MIGRATIONS_FOLDER } from './migrate';
 export * from './queries/assets';
 export * from './queries/images';
+export * from './queries/webhooks';

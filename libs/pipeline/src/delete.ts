@@ -9,7 +9,8 @@ import {
 } from '@renditions/db';
 import { GoneError, NotFoundError } from '@renditions/errors';
 import { asDependencyError } from './errors';
-import { assertMayDelete } from './images';
+import { assertMayDelete, loadImage } from './images';
+import { announceImage } from './notify';
 import type { Services } from './services';
 
 /**
@@ -27,6 +28,7 @@ export async function deleteImage(
   if (image.deletedAt) throw new GoneError(`Image "${id}" has been deleted`);
   assertMayDelete(image, access);
   const sha256 = image.assetSha256;
+  const before = await loadImage(services, id);
 
   const assetRemoved = await services.db
     .transaction(async (tx) => {
@@ -46,6 +48,7 @@ export async function deleteImage(
       throw asDependencyError(error, 'The database or storage');
     });
 
+  await announceImage(services, before.image, before.asset, before.renditions, ['image.deleted']);
   if (assetRemoved && sha256) {
     await services.queues.dropAsset(sha256).catch((error: unknown) => {
       services.logger.warn({ err: error, sha256 }, 'could not drop pending jobs; they will find the asset gone');

@@ -17,3 +17,4 @@ export {
   type ServedImage,
 } from './serve';
 export { createServices, type ServicesHandle } from './wiring';
+export { announceAsset, announceImage } from './notify';

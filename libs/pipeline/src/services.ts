@@ -1,5 +1,6 @@
 import type { Config } from '@renditions/config';
 import type { Database } from '@renditions/db';
+import type { EventBus } from '@renditions/events';
 import type { Logger } from '@renditions/observability';
 import type { QueueClient } from '@renditions/queue';
 import type { ObjectStorage } from '@renditions/storage';
@@ -11,4 +12,7 @@ export interface Services {
   storage: ObjectStorage;
   queues: QueueClient;
   logger: Logger;
+  events: EventBus;
+  /** The `whsec_` secret every process signs webhooks and moderation requests with. */
+  webhookSecret(): Promise<string>;
 }

@@ -1,9 +1,11 @@
 import type { Config } from '@renditions/config';
 import { connectDatabase } from '@renditions/db';
+import { EventBus } from '@renditions/events';
 import type { Logger } from '@renditions/observability';
 import { QueueClient } from '@renditions/queue';
 import { createStorage } from '@renditions/storage';
 import type { Services } from './services';
+import { webhookSecretProvider } from './webhook-secret';
 
 export interface ServicesHandle extends Services {
   close(): Promise<void>;
@@ -14,14 +16,17 @@ export function createServices(config: Config, logger: Logger): ServicesHandle {
   const database = connectDatabase(config.databaseUrl);
   const storage = createStorage(config.storage);
   const queues = new QueueClient({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+  const events = new EventBus(config.redisUrl, config.queuePrefix);
   return {
     config,
     logger,
     db: database.db,
     storage,
     queues,
+    events,
+    webhookSecret: webhookSecretProvider(database.db, config.webhooks.secret, logger),
     async close() {
-      await Promise.allSettled([queues.close(), storage.close(), database.close()]);
+      await Promise.allSettled([queues.close(), events.close(), storage.close(), database.close()]);
     },
   };
 }

@@ -15,7 +15,18 @@ const ATTEMPTS: Record<QueueName, number> = {
   render: 5,
   'render-avif': 5,
   settle: 10,
+  webhook: 8,
 };
+
+/** Options of a webhook delivery: its own attempts, exponential backoff with jitter so retries do not stampede. */
+export function webhookJobOptions(attempts: number, jobId: string): JobsOptions {
+  return {
+    jobId,
+    attempts,
+    backoff: { type: 'exponential', delay: 2000, jitter: 0.5 },
+    ...RETENTION,
+  };
+}
 
 function jobOptions(queue: QueueName, sha256: string): JobsOptions {
   return {

@@ -9,7 +9,17 @@ export interface AssetJobData {
 /** What a finished job reports; `skipped` when there was nothing to do (asset deleted, already done). */
 export type JobOutcome = { outcome: 'done' | 'skipped'; detail?: string };
 
-export type JobDataMap = { [Q in QueueName]: AssetJobData };
+/** One webhook event to one receiver; the body is signed at each attempt with a fresh timestamp. */
+export interface WebhookJobData {
+  imageId: string;
+  url: string;
+  /** Standard Webhooks `webhook-id`, stable across retries. */
+  eventId: string;
+  eventType: string;
+  body: string;
+}
+
+export type JobDataMap = { [Q in Exclude<QueueName, 'webhook'>]: AssetJobData } & { webhook: WebhookJobData };
 
 export type ProcessorFn<Q extends QueueName> = (job: Job<JobDataMap[Q], JobOutcome, Q>) => Promise<JobOutcome>;
 

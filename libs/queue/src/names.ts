@@ -1,5 +1,5 @@
 /** Every queue of the product. The worker must register a processor for each (enforced by `ProcessorMap`). */
-export const QUEUE_NAMES = ['strip', 'phash', 'moderation', 'render', 'render-avif', 'settle'] as const;
+export const QUEUE_NAMES = ['strip', 'phash', 'moderation', 'render', 'render-avif', 'settle', 'webhook'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** The stages and renditions that run as children of one asset's `settle` job. */

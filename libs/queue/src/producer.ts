@@ -1,8 +1,8 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedisConnection } from './connection';
-import { assetFlow } from './flow';
-import { jobIdFor } from './jobs';
+import { assetFlow, webhookJobOptions } from './flow';
+import { jobIdFor, type WebhookJobData } from './jobs';
 import { QUEUE_NAMES, type QueueName } from './names';
 
 export interface QueueClientOptions {
@@ -59,6 +59,12 @@ export class QueueClient {
     if (state !== 'unknown') await (await this.queues.settle.getJob(parentId))?.remove({ removeChildren: true });
     await this.enqueueAsset(sha256);
     return true;
+  }
+
+  /** Queues one webhook delivery; the job id is the event id plus the receiver, so an event is sent once. */
+  async enqueueWebhook(data: WebhookJobData, attempts: number): Promise<void> {
+    const jobId = `${data.eventId}-${data.imageId}`;
+    await this.bounded(this.queues.webhook.add(data.eventType, data, webhookJobOptions(attempts, jobId)), 'enqueue a webhook');
   }
 
   /** Removes the asset's pending jobs; jobs already running finish and find the asset gone. */

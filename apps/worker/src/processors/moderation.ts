@@ -1,5 +1,5 @@
 import { findAsset, setStageStatus } from '@renditions/db';
-import type { Services } from '@renditions/pipeline';
+import { announceAsset, type Services } from '@renditions/pipeline';
 import type { ProcessorFn } from '@renditions/queue';
 
 /** The built-in moderation provider: allow. */
@@ -13,6 +13,7 @@ export function createModerationProcessor(services: Services): ProcessorFn<'mode
       moderationVerdict: 'allow',
       moderationReason: null,
     });
+    await announceAsset(services, sha256, ['image.updated']);
     return { outcome: 'done' };
   };
 }

@@ -1,6 +1,6 @@
 import { findAsset, setStageStatus } from '@renditions/db';
 import { computePhash } from '@renditions/imaging';
-import type { Services } from '@renditions/pipeline';
+import { announceAsset, type Services } from '@renditions/pipeline';
 import type { ProcessorFn } from '@renditions/queue';
 
 /** Computes the 64-bit DCT perceptual hash used for near-duplicate search. */
@@ -14,6 +14,7 @@ export function createPhashProcessor(services: Services): ProcessorFn<'phash'> {
     const phash = await computePhash(await services.storage.getBuffer(asset.originalKey));
     // PostgreSQL's bigint is signed; the hash's 64 bits are stored as they are.
     await setStageStatus(services.db, sha256, 'phash', 'ready', { phash: BigInt.asIntN(64, phash) });
+    await announceAsset(services, sha256, ['image.updated']);
     return { outcome: 'done' };
   };
 }

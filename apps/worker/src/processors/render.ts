@@ -1,6 +1,6 @@
 import { findAsset, markRenditionReady, markRenditionsProcessing } from '@renditions/db';
 import { renderRenditions, type RenditionSpec } from '@renditions/imaging';
-import { storageKeys, strongEtag, type Services } from '@renditions/pipeline';
+import { announceAsset, storageKeys, strongEtag, type Services } from '@renditions/pipeline';
 import { RENDER_QUEUE_FORMATS, type ProcessorFn } from '@renditions/queue';
 
 type RenderQueue = keyof typeof RENDER_QUEUE_FORMATS;
@@ -35,7 +35,9 @@ export function createRenderProcessor<Q extends RenderQueue>(services: Services,
       if (!recorded) {
         orphaned += 1;
         await services.storage.delete(key);
+        return;
       }
+      await announceAsset(services, sha256, ['image.rendition.ready', 'image.updated']);
     });
     return orphaned > 0 ? { outcome: 'skipped', detail: 'asset deleted while rendering' } : { outcome: 'done' };
   };

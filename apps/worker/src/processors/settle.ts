@@ -5,8 +5,15 @@ import {
   listRenditions,
   settleAsset,
 } from '@renditions/db';
-import { deriveAssetStatus, type Services } from '@renditions/pipeline';
+import type { ImageEventType } from '@renditions/events';
+import { announceAsset, deriveAssetStatus, type Services } from '@renditions/pipeline';
 import type { ProcessorFn } from '@renditions/queue';
+
+const SETTLED_EVENT: Record<'ready' | 'failed' | 'rejected', ImageEventType> = {
+  ready: 'image.ready',
+  failed: 'image.failed',
+  rejected: 'image.rejected',
+};
 
 /**
  * Runs once every child of the flow has completed or failed for good: whatever is still unfinished can no
@@ -23,6 +30,7 @@ export function createSettleProcessor(services: Services): ProcessorFn<'settle'>
     if (!asset) return { outcome: 'skipped', detail: 'asset deleted' };
     const status = deriveAssetStatus(asset, await listRenditions(services.db, sha256));
     await settleAsset(services.db, sha256, status);
+    if (status !== 'processing') await announceAsset(services, sha256, [SETTLED_EVENT[status], 'image.updated']);
     return { outcome: 'done', detail: status };
   };
 }

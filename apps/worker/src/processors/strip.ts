@@ -1,6 +1,6 @@
 import { findAsset, setStageStatus } from '@renditions/db';
 import { stripMetadata } from '@renditions/imaging';
-import { storageKeys, strongEtag, type Services } from '@renditions/pipeline';
+import { announceAsset, storageKeys, strongEtag, type Services } from '@renditions/pipeline';
 import type { ProcessorFn } from '@renditions/queue';
 
 /** Stores the auto-oriented, metadata-free original that the CDN serves for good once it exists. */
@@ -23,6 +23,7 @@ export function createStripProcessor(services: Services): ProcessorFn<'strip'> {
       await services.storage.delete(key);
       return { outcome: 'skipped', detail: 'asset deleted while stripping' };
     }
+    await announceAsset(services, sha256, ['image.updated']);
     return { outcome: 'done' };
   };
 }
