@@ -47,6 +47,7 @@ const READY = { photo: 'photos/42_IndexError.jpg', repeats: 3, pollMs: 50 };
 const LATENCY = {
   uploadsPerLevel: 40,
   concurrency: 8,
+  sequentialUploads: 8,
   // q95 gives only 3.0 MB on this smooth 12 MP photo; q98 with full-resolution chroma gives ~4.8 MB.
   jpeg: { quality: 98, chromaSubsampling: '4:4:4' } as const,
   // Active render + render-avif jobs that count as "the worker is busy rendering" (slots: 2 + 1 by default).
@@ -66,6 +67,10 @@ interface Service {
 interface Stack {
   url: string;
   prefix: string;
+  databaseName: string;
+  /** A connection to the server's `postgres` database, not to the bench's own (so it is not counted in it). */
+  admin: postgres.Sql;
+  redisPid: number;
   dir: string;
   env: NodeJS.ProcessEnv;
   api: Service;
@@ -89,8 +94,11 @@ async function startStack(): Promise<Stack> {
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   logDir = dir;
 
-  const databaseUrl = `${POSTGRES_SERVER}/renditions_bench_${suffix}`;
-  cleanups.push(() => dropDatabase(databaseUrl));
+  const databaseName = `renditions_bench_${suffix}`;
+  const databaseUrl = `${POSTGRES_SERVER}/${databaseName}`;
+  const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
+  cleanups.push(() => admin.end());
+  cleanups.push(() => dropDatabase(admin, databaseName));
   await migrateDatabase(databaseUrl);
 
   const prefix = `{bench-${suffix}}`;
@@ -119,7 +127,8 @@ async function startStack(): Promise<Stack> {
   cleanups.push(() => queues.close());
   await waitFor('the API to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
   await waitFor('the worker to connect to its queues', async () => (await queues.queues.render.getWorkersCount()) > 0);
-  return { url, prefix, dir, env, api, worker, queues, redis };
+  const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
+  return { url, prefix, databaseName, admin, redisPid, dir, env, api, worker, queues, redis };
 }
 
 function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -165,14 +174,8 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function dropDatabase(databaseUrl: string): Promise<void> {
-  const name = new URL(databaseUrl).pathname.slice(1);
-  const sql = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
-  try {
-    await sql.unsafe(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await sql.end();
-  }
+async function dropDatabase(admin: postgres.Sql, name: string): Promise<void> {
+  await admin.unsafe(`drop database if exists "${name}" with (force)`);
 }
 
 async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
@@ -282,37 +285,71 @@ async function mapConcurrently<T, R>(items: T[], limit: number, task: (item: T) 
 // ---------------------------------------------------------------------------------------------------------
 // CPU accounting: how many cores each process used over a window, and how many went to anything else.
 
+/** CPU seconds per process, grouped by what the process is. */
 interface CpuMark {
   at: number;
   machine: number;
-  own: Record<string, number>;
+  groups: Record<string, Map<number, number>>;
 }
 
-function markCpu(stack: Stack): CpuMark {
+/**
+ * Postgres runs a backend process per connection: those connected to the bench database are the pipeline's
+ * own database work. Redis is one process shared with whatever else uses it; its own load is small.
+ */
+async function markCpu(stack: Stack): Promise<CpuMark> {
+  const backends = await stack.admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${stack.databaseName}`;
+  const read = (pids: number[]) => new Map(pids.flatMap((pid) => readCpu(pid)));
   return {
     at: performance.now(),
     machine: machineBusySeconds(),
-    own: {
-      worker: processCpuSeconds(stack.worker.pid),
-      api: processCpuSeconds(stack.api.pid),
-      bench: processCpuSeconds(process.pid),
+    groups: {
+      worker: read([stack.worker.pid]),
+      api: read([stack.api.pid]),
+      postgres: read(backends.map((backend) => backend.pid)),
+      redis: read([stack.redisPid]),
+      client: read([process.pid]),
     },
   };
 }
 
+/** A backend may have gone between listing and reading. */
+function readCpu(pid: number): Array<[number, number]> {
+  try {
+    return [[pid, processCpuSeconds(pid)]];
+  } catch {
+    return [];
+  }
+}
+
 interface CpuWindow {
   seconds: number;
-  /** Cores used per process over the window. */
+  /** Cores used per group over the window. */
   cores: Record<string, number>;
-  /** Cores used by everything else: Postgres, Redis, other sessions on this machine. */
+  /** CPU seconds per group over the window. */
+  cpuSeconds: Record<string, number>;
+  /** Cores used by everything else: other sessions and services on this machine. */
   others: number;
 }
 
 function cpuWindow(from: CpuMark, to: CpuMark): CpuWindow {
   const seconds = (to.at - from.at) / 1000;
-  const cores = Object.fromEntries(Object.keys(from.own).map((name) => [name, (to.own[name]! - from.own[name]!) / seconds]));
-  const ours = Object.values(cores).reduce((sum, value) => sum + value, 0);
-  return { seconds, cores, others: (to.machine - from.machine) / seconds - ours };
+  const cpuSeconds = Object.fromEntries(
+    Object.entries(to.groups).map(([group, pids]) => {
+      // A process that started during the window counts from zero.
+      const used = [...pids].reduce((sum, [pid, cpu]) => sum + cpu - (from.groups[group]!.get(pid) ?? 0), 0);
+      return [group, used];
+    }),
+  );
+  const ours = Object.values(cpuSeconds).reduce((sum, value) => sum + value, 0);
+  const cores = Object.fromEntries(Object.entries(cpuSeconds).map(([group, used]) => [group, used / seconds]));
+  return { seconds, cores, cpuSeconds, others: (to.machine - from.machine - ours) / seconds };
+}
+
+/** "worker 1.20 + api 0.10 + ...": where the cores went. */
+function describeCores(window: CpuWindow): string {
+  return Object.entries(window.cores)
+    .map(([group, used]) => `${group} ${cores(used)}`)
+    .join(' + ');
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -345,13 +382,13 @@ interface PipelineRun {
 
 async function runPipeline(stack: Stack, inputs: Input[]): Promise<PipelineRun> {
   const startedAt = Date.now();
-  const before = markCpu(stack);
+  const before = await markCpu(stack);
   const images = await mapConcurrently(inputs, THROUGHPUT.uploadConcurrency, (input) =>
     uploadImage(stack.url, input.bytes, path.basename(input.name), input.type),
   );
   const uploadsMs = performance.now() - before.at;
   await waitAllReady(stack.url, images.map((image) => image.id), THROUGHPUT.pollMs);
-  const after = markCpu(stack);
+  const after = await markCpu(stack);
   return {
     wallMs: after.at - before.at,
     uploadsMs,
@@ -395,22 +432,38 @@ async function measureReady(stack: Stack, photo: Buffer, run: number): Promise<R
 // ---------------------------------------------------------------------------------------------------------
 // Phase 3: upload latency, worker idle, then saturated.
 
-interface LatencyRun {
-  idleMs: number[];
-  loadedMs: number[];
-  /** Active render + render-avif jobs, sampled while the loaded uploads ran. */
-  activeRenders: number[];
-  loadedCpu: CpuWindow;
+interface LatencyLevel {
+  label: string;
+  concurrency: number;
+  latenciesMs: number[];
+  cpu: CpuWindow;
 }
 
-async function timedUploads(stack: Stack, source: Buffer, from: number): Promise<number[]> {
-  const runs = Array.from({ length: LATENCY.uploadsPerLevel }, (_, i) => from + i);
-  return mapConcurrently(runs, LATENCY.concurrency, async (run) => {
+interface LatencyRun {
+  /** One upload at a time, worker idle: the service time that the concurrent levels queue behind. */
+  sequential: LatencyLevel;
+  idle: LatencyLevel;
+  saturated: LatencyLevel;
+  /** Active render + render-avif jobs, sampled while the saturated level ran. */
+  activeRenders: number[];
+}
+
+/** Uploads distinct copies of `source` (numbered from `first`), `concurrency` at a time, timing each to its 201. */
+async function uploadLevel(
+  stack: Stack,
+  source: Buffer,
+  label: string,
+  { first, count, concurrency }: { first: number; count: number; concurrency: number },
+): Promise<LatencyLevel> {
+  const runs = Array.from({ length: count }, (_, i) => first + i);
+  const before = await markCpu(stack);
+  const latenciesMs = await mapConcurrently(runs, concurrency, async (run) => {
     const bytes = withComment(source, `bench latency ${run}`);
     const started = performance.now();
     await uploadImage(stack.url, bytes, `latency-${run}.jpg`, 'image/jpeg');
     return performance.now() - started;
   });
+  return { label, concurrency, latenciesMs, cpu: cpuWindow(before, await markCpu(stack)) };
 }
 
 async function activeRenderJobs(queues: QueueClient): Promise<number> {
@@ -419,10 +472,12 @@ async function activeRenderJobs(queues: QueueClient): Promise<number> {
 }
 
 async function measureUploadLatency(stack: Stack, source: Buffer): Promise<LatencyRun> {
+  const { uploadsPerLevel: count, concurrency, sequentialUploads } = LATENCY;
   const queues = Object.values(stack.queues.queues);
   // Paused queues keep the worker process up but idle, and keep what these uploads enqueue as the backlog.
   await Promise.all(queues.map((queue) => queue.pause()));
-  const idleMs = await timedUploads(stack, source, 0);
+  const sequential = await uploadLevel(stack, source, 'idle, one at a time', { first: 0, count: sequentialUploads, concurrency: 1 });
+  const idle = await uploadLevel(stack, source, 'idle (queues paused)', { first: sequentialUploads, count, concurrency });
   await Promise.all(queues.map((queue) => queue.resume()));
   await waitFor('the worker to start rendering the backlog', async () => (await activeRenderJobs(stack.queues)) >= LATENCY.busyRenderJobs);
 
@@ -434,12 +489,11 @@ async function measureUploadLatency(stack: Stack, source: Buffer): Promise<Laten
       await sleep(250);
     }
   })();
-  const before = markCpu(stack);
-  const loadedMs = await timedUploads(stack, source, LATENCY.uploadsPerLevel);
-  const after = markCpu(stack);
+  const backlog = sequentialUploads + count;
+  const saturated = await uploadLevel(stack, source, `saturated (backlog of ${backlog})`, { first: backlog, count, concurrency });
   sampling = false;
   await sampler;
-  return { idleMs, loadedMs, activeRenders, loadedCpu: cpuWindow(before, after) };
+  return { sequential, idle, saturated, activeRenders };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -481,46 +535,95 @@ function describeInputs(inputs: Input[]): string {
 
 // ---------------------------------------------------------------------------------------------------------
 
+interface Results {
+  inputs: Input[];
+  plainBefore: PlainRun;
+  pipeline: PipelineRun;
+  plainAfter: PlainRun;
+  ready: ReadyRun[];
+  latency: LatencyRun;
+  workerPeakEnd: number;
+  apiPeak: number;
+}
+
 async function main(): Promise<void> {
   const inputs = await corpusInputs();
   const photo = await readFile(path.join(CORPUS_DIR, READY.photo));
   const latencySource = await sharp(photo).jpeg(LATENCY.jpeg).toBuffer();
-  const loadBefore = os.loadavg()[0]!;
-
+  const loadAtStart = os.loadavg()[0]!;
   const stack = await startStack();
-  const concurrency = loadConfig(stack.env).worker.concurrency;
+  const workerConcurrency = loadConfig(stack.env).worker.concurrency;
   console.log(
     `renditions bench, ${new Date().toISOString()}: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), ` +
-      `sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, load average ${loadBefore.toFixed(2)} at start`,
+      `sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, load average ${loadAtStart.toFixed(2)} at start`,
   );
-  console.log(`${describeProcess(stack.worker)}, WORKER_CONCURRENCY ${concurrency}; ${describeProcess(stack.api)}\n`);
+  console.log(`${describeProcess(stack.worker)}, WORKER_CONCURRENCY ${workerConcurrency}; ${describeProcess(stack.api)}\n`);
 
-  // Phase 1: plain sharp before and after the pipeline, so drift in the machine's other load shows.
+  // Plain sharp runs before and after the pipeline, so drift in the machine's other load shows.
   const plainBefore = await runPlainSharp(stack, inputs);
   const pipeline = await runPipeline(stack, inputs);
   const plainAfter = await runPlainSharp(stack, inputs);
-  const plainMs = (plainBefore.wallMs + plainAfter.wallMs) / 2;
-  const throughputRatio = plainMs / pipeline.wallMs;
+  const ready: ReadyRun[] = [];
+  for (let run = 1; run <= READY.repeats; run++) ready.push(await measureReady(stack, photo, run));
+  const latency = await measureUploadLatency(stack, latencySource);
+  const results: Results = {
+    inputs,
+    plainBefore,
+    pipeline,
+    plainAfter,
+    ready,
+    latency,
+    workerPeakEnd: peakRssBytes(stack.worker.pid),
+    apiPeak: peakRssBytes(stack.api.pid),
+  };
 
-  console.log(`## Throughput: ${describeInputs(inputs)}\n`);
+  printThroughput(results);
+  printReady(results, photo);
+  printLatency(results, latencySource);
+  printSummary(results, latencySource, loadAtStart, workerConcurrency);
+}
+
+/** CPU seconds per image the pipeline's own processes spent: the client's polling is the benchmark's, not its. */
+function pipelineCpuPerImage({ pipeline, inputs }: Results): number {
+  const { worker, api, postgres: database, redis } = pipeline.cpu.cpuSeconds;
+  return (worker! + api! + database! + redis!) / inputs.length;
+}
+
+function throughputRatios(results: Results) {
+  const { plainBefore, plainAfter, pipeline } = results;
+  const plainWallMs = (plainBefore.wallMs + plainAfter.wallMs) / 2;
+  const plainCpuPerImage = (plainBefore.cpuMs + plainAfter.cpuMs) / 2 / 1000 / plainBefore.images;
+  return {
+    plainWallMs,
+    wall: plainWallMs / pipeline.wallMs,
+    cpu: plainCpuPerImage / pipelineCpuPerImage(results),
+  };
+}
+
+function printThroughput(results: Results): void {
+  const { inputs, plainBefore, pipeline, plainAfter } = results;
   const plainRow = (label: string, run: PlainRun) => [
     label,
     sec(run.wallMs),
     perMinute(run.images, run.wallMs),
-    `${cores(run.cpuMs / run.wallMs)} (sharp threads ${run.sharpConcurrency})`,
+    (run.cpuMs / 1000 / run.images).toFixed(2),
+    `plain sharp ${cores(run.cpuMs / run.wallMs)} (sharp threads ${run.sharpConcurrency})`,
     cores(run.othersCores),
     mib(run.peakRssBytes),
   ];
+  const ratios = throughputRatios(results);
+  console.log(`## Throughput: ${describeInputs(inputs)}\n`);
   console.log(
     table(
-      ['run', 'wall', 'images/min', 'cores used', 'other load (cores)', 'peak RSS'],
+      ['run', 'wall', 'images/min', 'CPU s/image', 'cores used', 'other load (cores)', 'peak RSS'],
       [
         plainRow('plain sharp, before', plainBefore),
         [
           `pipeline (uploads took ${sec(pipeline.uploadsMs)})`,
           sec(pipeline.wallMs),
           perMinute(inputs.length, pipeline.wallMs),
-          `worker ${cores(pipeline.cpu.cores.worker!)} + api ${cores(pipeline.cpu.cores.api!)} + client ${cores(pipeline.cpu.cores.bench!)}`,
+          pipelineCpuPerImage(results).toFixed(2),
+          describeCores(pipeline.cpu),
           cores(pipeline.cpu.others),
           `worker ${mib(pipeline.workerPeakRss)}`,
         ],
@@ -528,8 +631,11 @@ async function main(): Promise<void> {
       ],
     ),
   );
-  console.log(`\npipeline / plain sharp (mean of before and after): ${throughputRatio.toFixed(2)} (goal >= 0.85)\n`);
-  console.log('Worker queues during the pipeline run (from BullMQ event streams):\n');
+  console.log(
+    `\npipeline / plain sharp, images per minute (plain: mean of before and after): ${ratios.wall.toFixed(2)} (goal >= 0.85)` +
+      `\npipeline / plain sharp, images per CPU second (worker + api + postgres + redis): ${ratios.cpu.toFixed(2)}\n`,
+  );
+  console.log('Worker queues during the pipeline run (from BullMQ event streams; run times are wall time, shared cores):\n');
   console.log(
     table(
       ['queue', 'jobs', 'busy (sum)', 'median run', 'max run', 'median wait', 'last done at', 'failed'],
@@ -545,70 +651,81 @@ async function main(): Promise<void> {
       ]),
     ),
   );
+}
 
-  // Phase 2.
-  const readyRuns: ReadyRun[] = [];
-  for (let run = 1; run <= READY.repeats; run++) readyRuns.push(await measureReady(stack, photo, run));
-  const jpegWebpMs = median(readyRuns.map((run) => run.jpegWebpMs));
-  const allMs = median(readyRuns.map((run) => run.allMs));
+function readyMedians({ ready }: Results) {
+  return {
+    uploadMs: median(ready.map((run) => run.uploadMs)),
+    jpegWebpMs: median(ready.map((run) => run.jpegWebpMs)),
+    allMs: median(ready.map((run) => run.allMs)),
+  };
+}
+
+function printReady(results: Results, photo: Buffer): void {
+  const medians = readyMedians(results);
   console.log(`\n## ${READY.photo} (12 MP, ${mb(photo.length)}), idle worker, polled every ${READY.pollMs} ms\n`);
   console.log(
     table(
       ['run', 'upload (to 201)', '201 -> 12 JPEG+WebP ready', '201 -> all 18 ready'],
       [
-        ...readyRuns.map((run, i) => [String(i + 1), ms(run.uploadMs), ms(run.jpegWebpMs), ms(run.allMs)]),
-        ['median', ms(median(readyRuns.map((run) => run.uploadMs))), `${ms(jpegWebpMs)} (goal <= 1500 ms)`, ms(allMs)],
+        ...results.ready.map((run, i) => [String(i + 1), ms(run.uploadMs), ms(run.jpegWebpMs), ms(run.allMs)]),
+        ['median', ms(medians.uploadMs), `${ms(medians.jpegWebpMs)} (goal <= 1500 ms)`, ms(medians.allMs)],
       ],
     ),
   );
+}
 
-  // Phase 3.
-  const latency = await measureUploadLatency(stack, latencySource);
-  const p99Ratio = percentile(latency.loadedMs, 99) / percentile(latency.idleMs, 99);
-  const renders = latency.activeRenders;
+function p99Ratio({ latency }: Results): number {
+  return percentile(latency.saturated.latenciesMs, 99) / percentile(latency.idle.latenciesMs, 99);
+}
+
+function printLatency(results: Results, source: Buffer): void {
+  const { sequential, idle, saturated, activeRenders } = results.latency;
   console.log(
-    `\n## Upload latency: ${LATENCY.uploadsPerLevel} uploads per level of ${mb(latencySource.length)} ` +
-      `12 MP JPEGs (q${LATENCY.jpeg.quality} ${LATENCY.jpeg.chromaSubsampling}), ${LATENCY.concurrency} at a time\n`,
+    `\n## Upload latency: ${mb(source.length)} 12 MP JPEGs (q${LATENCY.jpeg.quality} ${LATENCY.jpeg.chromaSubsampling}), ` +
+      `each upload distinct bytes, timed to its 201\n`,
   );
-  const latencyRow = (label: string, values: number[]) => [
-    label,
-    ms(percentile(values, 50)),
-    ms(percentile(values, 99)),
-    ms(values.reduce((a, b) => a + b, 0) / values.length),
-  ];
   console.log(
     table(
-      ['worker', 'p50', 'p99 (= max)', 'mean'],
-      [
-        latencyRow('idle (queues paused)', latency.idleMs),
-        latencyRow(`saturated (backlog of ${LATENCY.uploadsPerLevel})`, latency.loadedMs),
-      ],
+      ['worker', 'uploads', 'at a time', 'p50', 'p99', 'mean', 'cores used', 'other load (cores)'],
+      [sequential, idle, saturated].map((level) => [
+        level.label,
+        String(level.latenciesMs.length),
+        String(level.concurrency),
+        ms(percentile(level.latenciesMs, 50)),
+        ms(percentile(level.latenciesMs, 99)),
+        ms(level.latenciesMs.reduce((a, b) => a + b, 0) / level.latenciesMs.length),
+        describeCores(level.cpu),
+        cores(level.cpu.others),
+      ]),
     ),
   );
   console.log(
-    `\np99 saturated / p99 idle: ${p99Ratio.toFixed(2)} (goal <= 1.5). While saturated: active render jobs ` +
-      `${Math.min(...renders)}-${Math.max(...renders)} (${renders.length} samples), worker ${cores(latency.loadedCpu.cores.worker!)} cores, ` +
-      `api ${cores(latency.loadedCpu.cores.api!)}, client ${cores(latency.loadedCpu.cores.bench!)}, other load ${cores(latency.loadedCpu.others)}`,
+    `\np99 saturated / p99 idle: ${p99Ratio(results).toFixed(2)} (goal <= 1.5; p99 of ${LATENCY.uploadsPerLevel} is the slowest). ` +
+      `Active render jobs while saturated: ${Math.min(...activeRenders)}-${Math.max(...activeRenders)} in ${activeRenders.length} samples.`,
   );
-  const workerPeakEnd = peakRssBytes(stack.worker.pid);
-  const apiPeak = peakRssBytes(stack.api.pid);
+}
 
+function printSummary(results: Results, latencySource: Buffer, loadAtStart: number, workerConcurrency: number): void {
+  const { inputs, pipeline, plainBefore, plainAfter, latency } = results;
+  const ratios = throughputRatios(results);
+  const ready = readyMedians(results);
+  const p = (level: LatencyLevel) => `${ms(percentile(level.latenciesMs, 50))}/${ms(percentile(level.latenciesMs, 99))}`;
   console.log('\n## Summary\n');
   console.log(
     [
       `- Throughput, ${inputs.length} corpus images x 18 renditions on ${os.availableParallelism()} cores: pipeline ` +
-        `${perMinute(inputs.length, pipeline.wallMs)} images/min, plain sharp ${perMinute(inputs.length, plainMs)} images/min ` +
-        `(ratio ${throughputRatio.toFixed(2)}, goal >= 0.85).`,
-      `- 12 MP upload on an idle worker (median of ${READY.repeats}): 12 JPEG+WebP ready ${ms(jpegWebpMs)} after the 201 ` +
-        `(goal <= 1500 ms), all 18 after ${ms(allMs)}.`,
-      `- Upload of a ${mb(latencySource.length)} 12 MP JPEG at concurrency ${LATENCY.concurrency}: ` +
-        `p50/p99 ${ms(percentile(latency.idleMs, 50))}/${ms(percentile(latency.idleMs, 99))} with the worker idle, ` +
-        `${ms(percentile(latency.loadedMs, 50))}/${ms(percentile(latency.loadedMs, 99))} with it saturated ` +
-        `(p99 ratio ${p99Ratio.toFixed(2)}, goal <= 1.5).`,
-      `- Peak RSS: worker ${mib(pipeline.workerPeakRss)} during the throughput run, ${mib(workerPeakEnd)} by the end; ` +
-        `plain sharp ${mib(Math.max(plainBefore.peakRssBytes, plainAfter.peakRssBytes))}; API ${mib(apiPeak)}.`,
-      `- Load average ${loadBefore.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end; ` +
-        `worker at nice ${WORKER_NICENESS} with ${existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc'}, WORKER_CONCURRENCY ${concurrency}.`,
+        `${perMinute(inputs.length, pipeline.wallMs)} images/min, plain sharp ${perMinute(inputs.length, ratios.plainWallMs)} ` +
+        `images/min: ratio ${ratios.wall.toFixed(2)} (goal >= 0.85); per CPU second ${ratios.cpu.toFixed(2)}.`,
+      `- 12 MP upload on an idle worker (median of ${READY.repeats}): 12 JPEG+WebP ready ${ms(ready.jpegWebpMs)} after the 201 ` +
+        `(goal <= 1500 ms), all 18 after ${ms(ready.allMs)}.`,
+      `- Upload of a ${mb(latencySource.length)} 12 MP JPEG, ${LATENCY.concurrency} at a time, p50/p99: ${p(latency.idle)} ` +
+        `with the worker idle, ${p(latency.saturated)} with it saturated: p99 ratio ${p99Ratio(results).toFixed(2)} ` +
+        `(goal <= 1.5); one at a time ${p(latency.sequential)}.`,
+      `- Peak RSS: worker ${mib(pipeline.workerPeakRss)} in the throughput run, ${mib(results.workerPeakEnd)} by the end; ` +
+        `plain sharp ${mib(Math.max(plainBefore.peakRssBytes, plainAfter.peakRssBytes))}; API ${mib(results.apiPeak)}.`,
+      `- Load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end; worker at nice ` +
+        `${WORKER_NICENESS} with ${existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc'}, WORKER_CONCURRENCY ${workerConcurrency}.`,
     ].join('\n'),
   );
 }

@@ -7,6 +7,7 @@ import { createMetrics, type Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
 import { isAdminAuthorization } from './middleware/admin-auth';
 import { errorHandler } from './middleware/errors';
+import { adminQueueRoutes } from './routes/admin-queues';
 import { cdnErrorHeaders, cdnRoutes } from './routes/cdn';
 import { healthRoutes } from './routes/health';
 import { imageRoutes } from './routes/images';
@@ -21,6 +22,7 @@ export function createApp(services: Services, metrics: Metrics = createMetrics()
   app.use(express.json({ limit: '64kb' }));
   app.use(healthRoutes(services, metrics));
   app.use(uploadPageRoutes());
+  app.use(adminQueueRoutes(services));
   app.use(imageRoutes(services, metrics, (header) => isAdminAuthorization(services.config.admin, header)));
   app.use(cdnRoutes(services));
   app.use((req, _res, next) => next(new NotFoundError(`No route for ${req.method} ${req.path}`)));

@@ -20,3 +20,11 @@ describe('asDependencyError', () => {
     expect(asDependencyError(bug, 'x')).toBe(bug);
   });
 });
+
+describe('asDependencyError on wrapped errors', () => {
+  it('finds a connection failure in the cause chain (query builders wrap driver errors)', () => {
+    const driver = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const wrapped = new Error('Failed query: select ...', { cause: driver });
+    expect(asDependencyError(wrapped, 'The database')).toBeInstanceOf(UnavailableError);
+  });
+});
