@@ -8,10 +8,12 @@ COPY apps/worker/package.json apps/worker/
 COPY libs/config/package.json libs/config/
 COPY libs/db/package.json libs/db/
 COPY libs/errors/package.json libs/errors/
+COPY libs/events/package.json libs/events/
 COPY libs/imaging/package.json libs/imaging/
 COPY libs/observability/package.json libs/observability/
 COPY libs/pipeline/package.json libs/pipeline/
 COPY libs/queue/package.json libs/queue/
+COPY libs/runtime/package.json libs/runtime/
 COPY libs/storage/package.json libs/storage/
 RUN npm ci --no-audit --no-fund
 COPY . .

@@ -9,12 +9,15 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { planRenditions, renderRenditions } from '@renditions/imaging';
-import { machineBusySeconds } from './proc';
+import { machineBusySeconds, mainThreadCpuSeconds } from './proc';
 
 export interface PlainResult {
   images: number;
+  imagesInFlight: number;
   wallMs: number;
   cpuMs: number;
+  /** The part of cpuMs spent on the main (JavaScript) thread. */
+  mainThreadCpuMs: number;
   /** Busy CPU time of the whole machine during the run: what is not ours was other load. */
   machineBusyMs: number;
   peakRssBytes: number;
@@ -40,6 +43,7 @@ async function main(files: string[]): Promise<PlainResult> {
   const sources = await Promise.all(files.map((file) => readFile(file)));
   const cpuBefore = process.cpuUsage();
   const machineBefore = machineBusySeconds();
+  const mainThreadBefore = mainThreadCpuSeconds(process.pid);
   const started = performance.now();
   let next = 0;
   const lane = async () => {
@@ -51,8 +55,10 @@ async function main(files: string[]): Promise<PlainResult> {
   const machineBusyMs = (machineBusySeconds() - machineBefore) * 1000;
   return {
     images: sources.length,
+    imagesInFlight: IMAGES_IN_FLIGHT,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    mainThreadCpuMs: (mainThreadCpuSeconds(process.pid) - mainThreadBefore) * 1000,
     machineBusyMs,
     // maxRSS is in KiB.
     peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -3,7 +3,7 @@
  * whole machine, so a phase can show how much of the 2 cores went to something else (other sessions, Postgres,
  * Redis). Every reading is of a live process; a process that has exited reads as an error.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** USER_HZ: /proc reports CPU time in these ticks; 100 on every x86_64 Linux build. */
@@ -15,15 +15,44 @@ function statFields(pid: number): string[] {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
+/** Fields 14 (utime) and 15 (stime) of proc(5), in seconds; the array starts at field 3. */
+function cpuOf(fields: string[]): number {
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
 /** User + system CPU seconds of a process, all its threads included (libvips encodes on its own threads). */
 export function processCpuSeconds(pid: number): number {
-  const fields = statFields(pid);
-  // Fields 14 (utime) and 15 (stime) of proc(5); this array starts at field 3.
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  return cpuOf(statFields(pid));
+}
+
+/**
+ * CPU seconds of a process's main thread alone: in node that is the JavaScript (job handling, database and
+ * queue clients, JSON), as opposed to the libuv pool and libvips threads that decode and encode.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  return cpuOf(stat.slice(stat.lastIndexOf(')') + 2).split(' '));
 }
 
 export function niceness(pid: number): number {
   return Number(statFields(pid)[16]);
+}
+
+/**
+ * Threads of a process that are running or waiting for a core (state R): how much CPU it asks for at this
+ * instant, whatever it gets. On a shared machine this separates "starved" from "not asking".
+ */
+export function runnableThreads(pid: number): number {
+  let count = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      if (stat[stat.lastIndexOf(')') + 2] === 'R') count += 1;
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return count;
 }
 
 /** Peak resident set size (VmHWM) in bytes. */

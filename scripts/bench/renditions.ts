@@ -31,7 +31,17 @@ import { QueueClient } from '@renditions/queue';
 import { CORPUS_DIR } from '../../test/support/corpus';
 import { getImage, upload } from '../../test/support/http';
 import type { PlainResult } from './plain-sharp';
-import { childPids, hasLibraryMapped, machineBusySeconds, niceness, peakRssBytes, processCpuSeconds, tsxChildPid } from './proc';
+import {
+  childPids,
+  hasLibraryMapped,
+  machineBusySeconds,
+  mainThreadCpuSeconds,
+  niceness,
+  peakRssBytes,
+  processCpuSeconds,
+  runnableThreads,
+  tsxChildPid,
+} from './proc';
 import { median, readStageStats, type StageStats } from './stages';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -42,7 +52,8 @@ const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-const THROUGHPUT = { uploadConcurrency: 4, pollMs: 100 };
+const THROUGHPUT = { uploadConcurrency: 4, pollMs: 100, timelineMs: 2000 };
+const RUNNABLE_SAMPLE_MS = 100;
 const READY = { photo: 'photos/42_IndexError.jpg', repeats: 3, pollMs: 50 };
 const LATENCY = {
   uploadsPerLevel: 40,
@@ -120,6 +131,10 @@ async function startStack(): Promise<Stack> {
     PORT: String(port),
     PUBLIC_BASE_URL: url,
     LOG_LEVEL: 'warn',
+    // Set as in production: left unset, the worker generates a secret and logs it.
+    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    // Nothing scrapes it here, and another worker on this machine may hold the default port.
+    WORKER_METRICS_PORT: '0',
   };
   const api = await launch('api', 'apps/api/src/main.ts', [], env, dir);
   const worker = await launch('worker', 'apps/worker/src/main.ts', [], workerEnv(env), dir, WORKER_NICENESS);
@@ -290,6 +305,7 @@ interface CpuMark {
   at: number;
   machine: number;
   groups: Record<string, Map<number, number>>;
+  workerMainThread: number;
 }
 
 /**
@@ -309,6 +325,7 @@ async function markCpu(stack: Stack): Promise<CpuMark> {
       redis: read([stack.redisPid]),
       client: read([process.pid]),
     },
+    workerMainThread: mainThreadCpuSeconds(stack.worker.pid),
   };
 }
 
@@ -329,6 +346,8 @@ interface CpuWindow {
   cpuSeconds: Record<string, number>;
   /** Cores used by everything else: other sessions and services on this machine. */
   others: number;
+  /** Cores the worker's JavaScript thread used: its share of `cores.worker` that is not decoding or encoding. */
+  workerMainThread: number;
 }
 
 function cpuWindow(from: CpuMark, to: CpuMark): CpuWindow {
@@ -342,13 +361,19 @@ function cpuWindow(from: CpuMark, to: CpuMark): CpuWindow {
   );
   const ours = Object.values(cpuSeconds).reduce((sum, value) => sum + value, 0);
   const cores = Object.fromEntries(Object.entries(cpuSeconds).map(([group, used]) => [group, used / seconds]));
-  return { seconds, cores, cpuSeconds, others: (to.machine - from.machine - ours) / seconds };
+  return {
+    seconds,
+    cores,
+    cpuSeconds,
+    others: (to.machine - from.machine - ours) / seconds,
+    workerMainThread: (to.workerMainThread - from.workerMainThread) / seconds,
+  };
 }
 
-/** "worker 1.20 + api 0.10 + ...": where the cores went. */
+/** "worker 1.20 (main thread 0.20) + api 0.10 + ...": where the cores went. */
 function describeCores(window: CpuWindow): string {
   return Object.entries(window.cores)
-    .map(([group, used]) => `${group} ${cores(used)}`)
+    .map(([group, used]) => `${group} ${cores(used)}${group === 'worker' ? ` (main thread ${cores(window.workerMainThread)})` : ''}`)
     .join(' + ');
 }
 
@@ -357,6 +382,8 @@ function describeCores(window: CpuWindow): string {
 
 interface PlainRun extends PlainResult {
   othersCores: number;
+  /** Mean runnable threads of the process (its startup included): how much CPU it asked for. */
+  runnableThreads: number;
 }
 
 /** Plain sharp in a child process with the worker's niceness and allocator (see plain-sharp.ts). */
@@ -365,16 +392,26 @@ async function runPlainSharp(stack: Stack, inputs: Input[]): Promise<PlainRun> {
   const child = await launch('plain-sharp', 'scripts/bench/plain-sharp.ts', files, workerEnv(stack.env), stack.dir, WORKER_NICENESS, 'pipe');
   let output = '';
   child.tsx.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const runnable = startSampler(RUNNABLE_SAMPLE_MS, () => runnableThreads(child.pid));
   const code = await new Promise((resolve) => child.tsx.once('exit', resolve));
+  const samples = await runnable.stop();
   if (code !== 0) throw new Error(`plain-sharp exited with ${code}; see ${stack.dir}/plain-sharp.log`);
   const result = JSON.parse(output.trim().split('\n').pop()!) as PlainResult;
-  return { ...result, othersCores: (result.machineBusyMs - result.cpuMs) / result.wallMs };
+  return {
+    ...result,
+    othersCores: (result.machineBusyMs - result.cpuMs) / result.wallMs,
+    runnableThreads: mean(samples),
+  };
 }
 
 interface PipelineRun {
   wallMs: number;
   uploadsMs: number;
   cpu: CpuWindow;
+  /** Mean runnable threads of the worker over the run. */
+  workerRunnableThreads: number;
+  /** CPU use per THROUGHPUT.timelineMs: shows when cores sat idle, and whether other load took them. */
+  timeline: CpuWindow[];
   stages: StageStats[];
   startedAt: number;
   workerPeakRss: number;
@@ -383,20 +420,57 @@ interface PipelineRun {
 async function runPipeline(stack: Stack, inputs: Input[]): Promise<PipelineRun> {
   const startedAt = Date.now();
   const before = await markCpu(stack);
+  // Every 2 s for the CPU timeline; every 100 ms for the worker's demand for CPU.
+  const cpuMarks = startSampler(THROUGHPUT.timelineMs, () => markCpu(stack));
+  const runnable = startSampler(RUNNABLE_SAMPLE_MS, () => runnableThreads(stack.worker.pid));
   const images = await mapConcurrently(inputs, THROUGHPUT.uploadConcurrency, (input) =>
     uploadImage(stack.url, input.bytes, path.basename(input.name), input.type),
   );
   const uploadsMs = performance.now() - before.at;
   await waitAllReady(stack.url, images.map((image) => image.id), THROUGHPUT.pollMs);
+  const marks = [before, ...(await cpuMarks.stop())];
+  const workerRunnableThreads = mean(await runnable.stop());
   const after = await markCpu(stack);
+  marks.push(after);
   return {
     wallMs: after.at - before.at,
     uploadsMs,
     cpu: cpuWindow(before, after),
+    workerRunnableThreads,
+    timeline: marks.slice(1).map((mark, i) => cpuWindow(marks[i]!, mark)),
     stages: await readStageStats(stack.redis, stack.prefix, startedAt),
     startedAt,
     // The worker has done nothing but this run so far, so its high-water mark is this run's.
     workerPeakRss: peakRssBytes(stack.worker.pid),
+  };
+}
+
+interface Sampler<S> {
+  /** Stops sampling and returns the samples; one in flight is waited for and dropped. */
+  stop(): Promise<S[]>;
+}
+
+/**
+ * Takes a sample every `intervalMs` until stopped. A sampler left running by a failing phase neither keeps the
+ * process alive nor throws: it ends at its first failed sample (the process it watched is gone).
+ */
+function startSampler<S>(intervalMs: number, sample: () => S | Promise<S>): Sampler<S> {
+  const samples: S[] = [];
+  let running = true;
+  const tick = () => sleep(intervalMs, undefined, { ref: false });
+  const loop = (async () => {
+    for (await tick(); running; await tick()) {
+      const value = await Promise.resolve().then(sample).catch(() => undefined);
+      if (value === undefined) return;
+      if (running) samples.push(value);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
   };
 }
 
@@ -481,23 +555,19 @@ async function measureUploadLatency(stack: Stack, source: Buffer): Promise<Laten
   await Promise.all(queues.map((queue) => queue.resume()));
   await waitFor('the worker to start rendering the backlog', async () => (await activeRenderJobs(stack.queues)) >= LATENCY.busyRenderJobs);
 
-  const activeRenders: number[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      activeRenders.push(await activeRenderJobs(stack.queues));
-      await sleep(250);
-    }
-  })();
   const backlog = sequentialUploads + count;
+  const activeRenderSamples = startSampler(250, () => activeRenderJobs(stack.queues));
   const saturated = await uploadLevel(stack, source, `saturated (backlog of ${backlog})`, { first: backlog, count, concurrency });
-  sampling = false;
-  await sampler;
+  const activeRenders = await activeRenderSamples.stop();
   return { sequential, idle, saturated, activeRenders };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Output.
+
+function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
 
 /** Nearest-rank percentile: with 40 samples p99 is the slowest one. */
 function percentile(values: number[], p: number): number {
@@ -607,7 +677,7 @@ function printThroughput(results: Results): void {
     sec(run.wallMs),
     perMinute(run.images, run.wallMs),
     (run.cpuMs / 1000 / run.images).toFixed(2),
-    `plain sharp ${cores(run.cpuMs / run.wallMs)} (sharp threads ${run.sharpConcurrency})`,
+    `plain sharp ${cores(run.cpuMs / run.wallMs)} (main thread ${cores(run.mainThreadCpuMs / run.wallMs)})`,
     cores(run.othersCores),
     mib(run.peakRssBytes),
   ];
@@ -632,14 +702,19 @@ function printThroughput(results: Results): void {
     ),
   );
   console.log(
-    `\npipeline / plain sharp, images per minute (plain: mean of before and after): ${ratios.wall.toFixed(2)} (goal >= 0.85)` +
+    `\nplain sharp ran ${plainBefore.imagesInFlight} images at a time with the worker's nice and allocator (sharp threads ${plainBefore.sharpConcurrency}).` +
+      `\npipeline / plain sharp, images per minute (plain: mean of before and after): ${ratios.wall.toFixed(2)} (goal >= 0.85)` +
       `\npipeline / plain sharp, images per CPU second (worker + api + postgres + redis): ${ratios.cpu.toFixed(2)}\n`,
   );
+  const steps = (pick: (window: CpuWindow) => number) => pipeline.timeline.map((window) => pick(window).toFixed(1)).join(' ');
+  console.log(`Cores used every ${THROUGHPUT.timelineMs / 1000} s of the pipeline run:`);
+  console.log(`  worker      ${steps((window) => window.cores.worker!)}`);
+  console.log(`  other load  ${steps((window) => window.others)}\n`);
   console.log('Worker queues during the pipeline run (from BullMQ event streams; run times are wall time, shared cores):\n');
   console.log(
     table(
       ['queue', 'jobs', 'busy (sum)', 'median run', 'max run', 'median wait', 'last done at', 'failed'],
-      pipeline.stages.map((stage) => [
+      pipeline.stages.filter((stage) => stage.completed + stage.failed > 0).map((stage) => [
         stage.queue,
         String(stage.completed),
         sec(stage.busyMs),
@@ -694,7 +769,7 @@ function printLatency(results: Results, source: Buffer): void {
         String(level.concurrency),
         ms(percentile(level.latenciesMs, 50)),
         ms(percentile(level.latenciesMs, 99)),
-        ms(level.latenciesMs.reduce((a, b) => a + b, 0) / level.latenciesMs.length),
+        ms(mean(level.latenciesMs)),
         describeCores(level.cpu),
         cores(level.cpu.others),
       ]),
@@ -724,8 +799,10 @@ function printSummary(results: Results, latencySource: Buffer, loadAtStart: numb
         `(goal <= 1.5); one at a time ${p(latency.sequential)}.`,
       `- Peak RSS: worker ${mib(pipeline.workerPeakRss)} in the throughput run, ${mib(results.workerPeakEnd)} by the end; ` +
         `plain sharp ${mib(Math.max(plainBefore.peakRssBytes, plainAfter.peakRssBytes))}; API ${mib(results.apiPeak)}.`,
-      `- Load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end; worker at nice ` +
-        `${WORKER_NICENESS} with ${existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc'}, WORKER_CONCURRENCY ${workerConcurrency}.`,
+      `- Worker at nice ${WORKER_NICENESS} with ${existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc'}, WORKER_CONCURRENCY ` +
+        `${workerConcurrency}. Other load on the machine (cores; plain, pipeline, plain, uploads idle, saturated): ` +
+        `${[plainBefore.othersCores, pipeline.cpu.others, plainAfter.othersCores, latency.idle.cpu.others, latency.saturated.cpu.others].map(cores).join(', ')}; ` +
+        `load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end.`,
     ].join('\n'),
   );
 }

@@ -10,7 +10,7 @@ import { createLogger } from '@renditions/observability';
 import { createServices, type ServicesHandle } from '@renditions/pipeline';
 import { QueueClient } from '@renditions/queue';
 import { startServer, type RunningServer } from '@renditions/api';
-import { startWorker, type RunningWorker } from '@renditions/worker';
+import { startWorker, type RunningWorker, type WorkerOptions } from '@renditions/worker';
 
 export const ADMIN = { user: 'admin', password: 'test-admin-password' };
 
@@ -23,7 +23,8 @@ export interface TestContext {
   storageDir?: string;
   /** The environment the context runs with, for starting a worker as a separate process. */
   env: Record<string, string>;
-  startWorker(): RunningWorker;
+  /** Another in-process worker, stopped with the context; `options.metrics` to observe its jobs. */
+  startWorker(options?: WorkerOptions): RunningWorker;
   stop(): Promise<void>;
 }
 
@@ -67,8 +68,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   services.config.publicBaseUrl = api.url;
 
   const workers: RunningWorker[] = [];
-  const launchWorker = () => {
-    const worker = startWorker(services);
+  const launchWorker = (workerOptions?: WorkerOptions) => {
+    const worker = startWorker(services, workerOptions);
     workers.push(worker);
     return worker;
   };

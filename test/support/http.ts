@@ -38,3 +38,9 @@ export async function waitForImage(
   }
   return image;
 }
+
+/** Fetches a URL and reads the whole body. */
+export async function fetchBytes(url: string, init?: RequestInit): Promise<{ response: Response; body: Buffer }> {
+  const response = await fetch(url, init);
+  return { response, body: Buffer.from(await response.arrayBuffer()) };
+}

@@ -1,115 +1,136 @@
-const form = document.getElementById('upload-form');
+import { copyText } from './copy.js';
+import { followImage } from './follow.js';
+import { readyCount, showImage, showStatus, showUpload } from './result.js';
+import { refusal, sendUpload } from './send.js';
+
+const picker = document.getElementById('picker');
 const dropZone = document.getElementById('drop-zone');
 const fileInput = document.getElementById('file-input');
 const titleInput = document.getElementById('title-input');
+const progressRow = document.getElementById('progress-row');
 const progress = document.getElementById('progress');
+const progressLabel = document.getElementById('progress-label');
 const message = document.getElementById('message');
-const result = document.getElementById('result');
+const liveStatus = document.getElementById('live-status');
 const originalLink = document.getElementById('original-link');
-const statusText = document.getElementById('status');
-const renditionList = document.getElementById('renditions');
+const copyOriginal = document.getElementById('copy-original');
 
-const SETTLED = new Set(['ready', 'failed', 'rejected']);
+const END_MESSAGES = {
+  ready: 'All renditions are ready.',
+  failed: 'Processing finished, but some renditions failed; their links serve the original.',
+  rejected: 'This image was rejected by moderation and is no longer served.',
+  deleted: 'This image was deleted.',
+};
 
-function say(text, isError = false) {
-  message.textContent = text;
-  message.classList.toggle('error', isError);
+let busy = false;
+let stopFollowing = () => undefined;
+
+function say(text, kind = 'info', detail = '') {
+  const headline = document.createElement('strong');
+  headline.textContent = text;
+  message.replaceChildren(headline);
+  if (detail) message.append(' ', Object.assign(document.createElement('span'), { className: 'detail', textContent: detail }));
+  message.dataset.kind = kind;
+  // An error must interrupt a screen reader; progress news can wait its turn.
+  message.setAttribute('role', kind === 'error' ? 'alert' : 'status');
 }
 
-function upload(file) {
-  const body = new FormData();
-  body.append('image', file);
-  if (titleInput.value.trim()) body.append('title', titleInput.value.trim());
-  const request = new XMLHttpRequest();
-  request.open('POST', '/api/v1/images');
-  request.responseType = 'json';
-  request.upload.onprogress = (event) => {
-    if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
-  };
-  request.onload = () => {
-    progress.hidden = true;
-    if (request.status === 201) {
-      say('Uploaded. Renditions appear as they become ready.');
-      show(request.response);
-      follow(request.response.id);
-    } else {
-      say(request.response?.error?.message ?? `Upload failed (${request.status})`, true);
-    }
-  };
-  request.onerror = () => {
-    progress.hidden = true;
-    say('Network error: the upload did not reach the server.', true);
-  };
-  progress.hidden = false;
-  progress.value = 0;
-  say(`Uploading ${file.name}…`);
-  request.send(body);
+function setProgress(fraction) {
+  const percent = Math.round(fraction * 100);
+  progress.value = percent;
+  progressLabel.textContent = percent < 100 ? `${percent}%` : 'Checking…';
 }
 
-function show(image) {
-  result.hidden = false;
-  originalLink.href = image.url;
-  originalLink.textContent = image.url;
-  statusText.textContent = image.status;
-  for (const rendition of image.renditions) {
-    const key = `${rendition.size}.${rendition.format}`;
-    let item = renditionList.querySelector(`[data-key="${key}"]`);
-    if (!item) {
-      item = document.createElement('li');
-      item.dataset.key = key;
-      item.innerHTML = `<div class="thumb"></div><span>${rendition.size} · ${rendition.format} · ${rendition.width}×${rendition.height}</span>
-        <span class="state"></span><button type="button" class="copy">Copy link</button>`;
-      item.querySelector('button').addEventListener('click', () => copy(rendition.url));
-      renditionList.append(item);
+async function upload(file) {
+  if (busy) return;
+  busy = true;
+  picker.classList.add('busy');
+  progressRow.hidden = false;
+  setProgress(0);
+  say(`Uploading ${file.name || 'the pasted image'}…`);
+  try {
+    const { status, body } = await sendUpload(file, { title: titleInput.value.trim(), onProgress: setProgress });
+    if (status !== 201) {
+      const { headline, detail } = refusal(status, body);
+      say(headline, 'error', detail);
+      return;
     }
-    if (item.dataset.status === rendition.status) continue;
-    item.dataset.status = rendition.status;
-    item.querySelector('.state').textContent = rendition.status;
-    if (rendition.status === 'ready') {
-      const img = new Image();
-      img.alt = `${key} rendition`;
-      img.src = rendition.url;
-      item.querySelector('.thumb').replaceChildren(img);
-    }
+    // A refused upload leaves the previous result in place; only a new image replaces it.
+    stopFollowing();
+    picker.classList.add('compact');
+    say('Uploaded. The link works now; renditions appear as they are made.', 'success');
+    showUpload(body);
+    reportProgress(body);
+    // Identical bytes uploaded before settle at once: nothing left to follow.
+    if (body.status === 'processing') follow(body.id);
+    else showEnd(body.status);
+  } catch (error) {
+    say(error.message, 'error');
+  } finally {
+    busy = false;
+    picker.classList.remove('busy');
+    progressRow.hidden = true;
+    fileInput.value = '';
   }
 }
 
-async function follow(id) {
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const response = await fetch(`/api/v1/images/${id}`);
-    if (!response.ok) return;
-    const image = await response.json();
-    show(image);
-    if (SETTLED.has(image.status)) return;
-  }
+function reportProgress(image) {
+  liveStatus.textContent = `${readyCount()} of ${image.renditions.length} renditions ready`;
 }
 
-function copy(text) {
-  navigator.clipboard?.writeText(text).then(() => say('Link copied.'), () => say(text));
-}
-
-document.querySelector('[data-copy-from]').addEventListener('click', () => copy(originalLink.href));
-fileInput.addEventListener('change', () => fileInput.files[0] && upload(fileInput.files[0]));
-dropZone.addEventListener('keydown', (event) => {
-  if (event.key === 'Enter' || event.key === ' ') fileInput.click();
-});
-for (const type of ['dragenter', 'dragover']) {
-  dropZone.addEventListener(type, (event) => {
-    event.preventDefault();
-    dropZone.classList.add('dragging');
+function follow(id) {
+  stopFollowing = followImage(id, {
+    onImage: (image) => {
+      showImage(image);
+      reportProgress(image);
+    },
+    onMode: (mode) => {
+      liveStatus.dataset.mode = mode;
+    },
+    onEnd: showEnd,
   });
 }
-for (const type of ['dragleave', 'drop']) {
-  dropZone.addEventListener(type, () => dropZone.classList.remove('dragging'));
+
+function showEnd(status) {
+  showStatus(status);
+  liveStatus.textContent = END_MESSAGES[status] ?? '';
 }
-dropZone.addEventListener('drop', (event) => {
+
+function firstFile(list) {
+  return [...(list ?? [])].find((file) => file.type.startsWith('image/')) ?? list?.[0];
+}
+
+fileInput.addEventListener('change', () => {
+  const file = fileInput.files?.[0];
+  if (file) void upload(file);
+});
+
+// The whole page takes a drop, like Imgur; without this a dropped file would replace the page.
+let dragDepth = 0;
+document.addEventListener('dragenter', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  dragDepth += 1;
+  dropZone.classList.add('dragging');
+});
+document.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) dropZone.classList.remove('dragging');
+});
+document.addEventListener('dragover', (event) => event.preventDefault());
+document.addEventListener('drop', (event) => {
   event.preventDefault();
-  const file = event.dataTransfer?.files?.[0];
-  if (file) upload(file);
+  dragDepth = 0;
+  dropZone.classList.remove('dragging');
+  const file = firstFile(event.dataTransfer?.files);
+  if (file) void upload(file);
 });
+
 document.addEventListener('paste', (event) => {
-  const file = [...(event.clipboardData?.files ?? [])][0];
-  if (file) upload(file);
+  const file = firstFile(event.clipboardData?.files);
+  if (!file) return;
+  event.preventDefault();
+  void upload(file);
 });
-form.addEventListener('submit', (event) => event.preventDefault());
+
+copyOriginal.addEventListener('click', () => copyText(originalLink.value, copyOriginal));
+originalLink.addEventListener('focus', () => originalLink.select());

@@ -7,13 +7,24 @@ import { createMetrics, type Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
 import { isAdminAuthorization } from './middleware/admin-auth';
 import { errorHandler } from './middleware/errors';
+import { adminBlocklistRoutes } from './routes/admin-blocklist';
+import { adminModerationRoutes } from './routes/admin-moderation';
 import { adminQueueRoutes } from './routes/admin-queues';
 import { cdnErrorHeaders, cdnRoutes } from './routes/cdn';
+import { deliveryRoutes } from './routes/deliveries';
+import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { imageRoutes } from './routes/images';
+import { metadataRoutes } from './routes/metadata';
+import { similarRoutes } from './routes/similar';
 import { uploadPageRoutes } from './routes/upload-page';
 
-export function createApp(services: Services, metrics: Metrics = createMetrics()): express.Express {
+export function createApp(
+  services: Services,
+  metrics: Metrics = createMetrics({ readQueueDepth: () => services.queues.jobCounts() }),
+  /** Aborted when the server stops: ends the live event streams, which would otherwise hold the stop. */
+  shutdown: AbortSignal = new AbortController().signal,
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -23,7 +34,13 @@ export function createApp(services: Services, metrics: Metrics = createMetrics()
   app.use(healthRoutes(services, metrics));
   app.use(uploadPageRoutes());
   app.use(adminQueueRoutes(services));
+  app.use(adminBlocklistRoutes(services));
+  app.use(adminModerationRoutes(services));
   app.use(imageRoutes(services, metrics, (header) => isAdminAuthorization(services.config.admin, header)));
+  app.use(deliveryRoutes(services, (header) => isAdminAuthorization(services.config.admin, header)));
+  app.use(metadataRoutes(services, (header) => isAdminAuthorization(services.config.admin, header)));
+  app.use(similarRoutes(services));
+  app.use(eventRoutes(services, shutdown));
   app.use(cdnRoutes(services));
   app.use((req, _res, next) => next(new NotFoundError(`No route for ${req.method} ${req.path}`)));
   app.use(cdnErrorHeaders);
@@ -43,7 +60,8 @@ export async function startServer(
   services: Services,
   options: { port: number; host?: string; metrics?: Metrics },
 ): Promise<RunningServer> {
-  const app = createApp(services, options.metrics);
+  const stopping = new AbortController();
+  const app = createApp(services, options.metrics, stopping.signal);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(options.port, options.host ?? '0.0.0.0', (error?: Error) =>
       error ? reject(error) : resolve(listening),
@@ -58,6 +76,7 @@ export async function startServer(
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
+        stopping.abort();
         server.closeIdleConnections();
       }),
   };

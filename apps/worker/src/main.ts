@@ -1,7 +1,8 @@
 import { loadConfig } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
-import { createLogger, createMetrics } from '@renditions/observability';
+import { createLogger, createMetrics, startMetricsServer } from '@renditions/observability';
 import { createServices } from '@renditions/pipeline';
+import { stopOnSignals } from '@renditions/runtime';
 import { startWorker } from './worker';
 
 const config = loadConfig();
@@ -9,23 +10,27 @@ const logger = createLogger({ level: config.logLevel, name: 'worker' });
 
 await migrateDatabase(config.databaseUrl);
 const services = createServices(config, logger);
-const worker = startWorker(services, { metrics: createMetrics() });
+// Without WEBHOOK_SECRET, one is generated (and logged) now rather than at the first delivery.
+await services.webhookSecret();
+const metrics = createMetrics();
+const worker = startWorker(services, { metrics });
 logger.info({ concurrency: config.worker.concurrency }, 'worker started');
+const metricsPort = config.worker.metricsPort;
+const metricsServer = metricsPort
+  ? await startMetricsServer(metrics.registry, { port: metricsPort }).catch((error: unknown) => {
+      // A second worker on one host without a port of its own still does its work; it only goes unscraped.
+      logger.error({ err: error }, `worker metrics are off: cannot listen on WORKER_METRICS_PORT=${metricsPort}`);
+      return undefined;
+    })
+  : undefined;
+if (metricsServer) logger.info(`worker metrics: ${metricsServer.url}/metrics`);
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'finishing jobs in flight, then stopping');
-  const deadline = setTimeout(() => {
-    // Jobs still running are handed back: their locks expire and another worker picks them up.
-    logger.error('graceful shutdown timed out');
-    process.exit(1);
-  }, config.shutdownTimeoutMs);
-  deadline.unref();
-  await worker.stop();
-  await services.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+stopOnSignals({
+  logger,
+  timeoutMs: config.shutdownTimeoutMs,
+  stop: async () => {
+    await worker.stop();
+    await metricsServer?.stop();
+    await services.close();
+  },
+});

@@ -1,7 +1,7 @@
 import { failUnfinishedRenditions, setStageStatus, type AssetStage } from '@renditions/db';
 import type { Metrics } from '@renditions/observability';
 import { reconcileAssets, type Services } from '@renditions/pipeline';
-import { RENDER_QUEUE_FORMATS, startWorkers, type ProcessorMap, type QueueName } from '@renditions/queue';
+import { RENDER_QUEUE_FORMATS, startWorkers, type JobOutcome, type ProcessorMap, type QueueName } from '@renditions/queue';
 import { createModerationProcessor } from './processors/moderation';
 import { createPhashProcessor } from './processors/phash';
 import { createRenderProcessor } from './processors/render';
@@ -49,10 +49,15 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
     onError: (queue, error) => logger.error({ err: error, queue }, 'worker error'),
     onCompleted: (queue, job, durationMs) => {
       options.metrics?.jobDuration.observe({ queue }, durationMs / 1000);
+      if (queue === 'webhook') {
+        const skipped = (job.returnvalue as JobOutcome | undefined)?.outcome === 'skipped';
+        options.metrics?.webhookDeliveries.inc({ outcome: skipped ? 'skipped' : 'delivered' });
+      }
       logger.debug({ queue, jobId: job.id, durationMs }, 'job completed');
     },
     onFailed: (queue, job, error, final) => {
       options.metrics?.jobFailures.inc({ queue, final: String(final) });
+      if (queue === 'webhook') options.metrics?.webhookDeliveries.inc({ outcome: final ? 'failed' : 'retrying' });
       logger.warn({ err: error, queue, jobId: job?.id, final }, 'job failed');
       const sha256 = (job?.data as { sha256?: string } | undefined)?.sha256;
       if (final && sha256) void markFailedForGood(services, queue, sha256);

@@ -31,6 +31,8 @@ export interface Config {
     allowPrivate: boolean;
     timeoutMs: number;
     attempts: number;
+    /** First retry delay; each next one doubles, with up to half of it taken off at random (jitter). */
+    backoffMs: number;
   };
   moderation: {
     /** `null`: the built-in provider (allow, plus the hash blocklist). */
@@ -41,7 +43,14 @@ export interface Config {
   };
   /** `null`: purging the CDN is a no-op (no cache in front, or one that expires by itself). */
   cdnPurgeUrl: string | null;
-  worker: { concurrency: number; reconcileIntervalMs: number; staleFlowAfterMs: number; lockDurationMs: number };
+  worker: {
+    concurrency: number;
+    reconcileIntervalMs: number;
+    staleFlowAfterMs: number;
+    lockDurationMs: number;
+    /** Port of the worker's own Prometheus endpoint; `null` (WORKER_METRICS_PORT=0) turns it off. */
+    metricsPort: number | null;
+  };
   /** `null` when no admin password is set: admin routes then always answer 401. */
   admin: { user: string; password: string } | null;
   shutdownTimeoutMs: number;
@@ -96,6 +105,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,
       attempts: env.WEBHOOK_ATTEMPTS,
+      backoffMs: env.WEBHOOK_BACKOFF_MS,
     },
     moderation: {
       webhookUrl: env.MODERATION_WEBHOOK_URL ?? null,
@@ -109,6 +119,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       staleFlowAfterMs: env.STALE_FLOW_AFTER_MS,
       lockDurationMs: env.JOB_LOCK_DURATION_MS,
+      metricsPort: env.WORKER_METRICS_PORT || null,
     },
     admin: env.ADMIN_PASSWORD ? { user: env.ADMIN_USER ?? '', password: env.ADMIN_PASSWORD } : null,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -31,6 +31,7 @@ export const envSchema = z
     RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
     STALE_FLOW_AFTER_MS: positiveInt.default(60_000),
     JOB_LOCK_DURATION_MS: positiveInt.default(30_000),
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     WEBHOOK_SECRET: z
       .string()
       .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected whsec_ followed by base64')
@@ -38,6 +39,7 @@ export const envSchema = z
     WEBHOOK_ALLOW_PRIVATE: booleanFlag,
     WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
     WEBHOOK_ATTEMPTS: positiveInt.min(5).default(8),
+    WEBHOOK_BACKOFF_MS: positiveInt.default(2_000),
     MODERATION_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     MODERATION_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
     MODERATION_TIMEOUT_MS: positiveInt.default(10_000),

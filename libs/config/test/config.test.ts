@@ -9,7 +9,7 @@ describe('loadConfig', () => {
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/renditions');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(config.storage).toEqual({ driver: 'local', dir: './data/objects' });
-    expect(config.limits).toEqual({ maxUploadBytes: 20_971_520, maxInputPixels: 100_000_000 });
+    expect(config.limits).toMatchObject({ maxUploadBytes: 20_971_520, maxInputPixels: 100_000_000 });
     expect(config.worker.concurrency).toBeGreaterThan(0);
     expect(config.admin).toBeNull();
   });
@@ -46,5 +46,30 @@ describe('loadConfig', () => {
       expect(message).toContain('STORAGE_DRIVER');
     }
     expect(() => loadConfig({ STORAGE_DRIVER: 's3' })).toThrow(/S3_BUCKET/);
+  });
+
+  it('gives the worker a metrics port unless WORKER_METRICS_PORT=0 turns it off', () => {
+    expect(loadConfig({}).worker.metricsPort).toBe(9464);
+    expect(loadConfig({ WORKER_METRICS_PORT: '9500' }).worker.metricsPort).toBe(9500);
+    expect(loadConfig({ WORKER_METRICS_PORT: '0' }).worker.metricsPort).toBeNull();
+    expect(() => loadConfig({ WORKER_METRICS_PORT: '70000' })).toThrow(/WORKER_METRICS_PORT/);
+  });
+
+  it('retries webhooks at least 5 times with a 2 s base backoff unless told otherwise', () => {
+    expect(loadConfig({}).webhooks).toEqual({
+      secret: null,
+      allowPrivate: false,
+      timeoutMs: 10_000,
+      attempts: 8,
+      backoffMs: 2000,
+    });
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(
+      loadConfig({ WEBHOOK_SECRET: secret, WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_ATTEMPTS: '5', WEBHOOK_BACKOFF_MS: '250' })
+        .webhooks,
+    ).toMatchObject({ secret, allowPrivate: true, attempts: 5, backoffMs: 250 });
+    expect(() => loadConfig({ WEBHOOK_ATTEMPTS: '4' })).toThrow(/WEBHOOK_ATTEMPTS/);
+    expect(() => loadConfig({ WEBHOOK_BACKOFF_MS: '0' })).toThrow(/WEBHOOK_BACKOFF_MS/);
+    expect(() => loadConfig({ WEBHOOK_SECRET: 'hunter2' })).toThrow(/WEBHOOK_SECRET/);
   });
 });

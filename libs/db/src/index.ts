@@ -4,3 +4,7 @@ export { ensureDatabase, migrateDatabase, MIGRATIONS_FOLDER } from './migrate';
 export * from './queries/assets';
 export * from './queries/images';
 export * from './queries/webhooks';
+export * from './queries/metadata';
+export * from './queries/similar';
+export * from './queries/blocklist';
+export * from './queries/moderation';

@@ -44,6 +44,12 @@ export class GoneError extends AppError {
   readonly code = 'gone';
 }
 
+/** The request is valid but the resource's current state does not allow it (yet). */
+export class ConflictError extends AppError {
+  readonly httpStatus = 409;
+  readonly code = 'conflict';
+}
+
 export class FileTooLargeError extends AppError {
   readonly httpStatus = 413;
   readonly code = 'file_too_large';

@@ -2,6 +2,17 @@ import { Redis } from 'ioredis';
 import type { ImageEvent } from './types';
 
 export type EventListener = (event: ImageEvent) => void;
+export type Unsubscribe = () => void;
+
+export class EventBusUnavailableError extends Error {
+  override name = 'EventBusUnavailableError';
+}
+
+interface Channel {
+  listeners: Set<EventListener>;
+  /** Settles when Redis confirmed the SUBSCRIBE: every listener of the channel waits for it, not only the first. */
+  active: Promise<void>;
+}
 
 /**
  * Image events over Redis pub/sub, so a live stream served by any API process sees what any worker published.
@@ -10,11 +21,13 @@ export type EventListener = (event: ImageEvent) => void;
 export class EventBus {
   private readonly publisher: Redis;
   private subscriber?: Redis;
-  private readonly listeners = new Map<string, Set<EventListener>>();
+  private readonly channels = new Map<string, Channel>();
 
   constructor(
     private readonly redisUrl: string,
     private readonly prefix: string,
+    /** How long a subscription may wait for Redis before the caller is told it is unavailable. */
+    private readonly subscribeTimeoutMs = 2000,
   ) {
     // Publishing is best effort while Redis is down: polling and webhooks (from the database) still work.
     this.publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
@@ -22,47 +35,81 @@ export class EventBus {
     this.publisher.connect().catch(() => undefined);
   }
 
-  private channel(imageId: string): string {
+  private channelName(imageId: string): string {
     return `${this.prefix}:events:${imageId}`;
   }
 
   async publish(imageId: string, event: ImageEvent): Promise<void> {
-    await this.publisher.publish(this.channel(imageId), JSON.stringify(event));
+    await this.publisher.publish(this.channelName(imageId), JSON.stringify(event));
   }
 
-  /** Resolves once the subscription is active, so nothing published afterwards is missed. Returns the unsubscribe. */
-  async subscribe(imageId: string, listener: EventListener): Promise<() => Promise<void>> {
-    const subscriber = this.ensureSubscriber();
-    const channel = this.channel(imageId);
-    let set = this.listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(channel, set);
-      await subscriber.subscribe(channel);
+  /**
+   * Resolves once the subscription is active, so nothing published afterwards is missed. Returns the unsubscribe.
+   * @throws {EventBusUnavailableError} Redis did not confirm the subscription in time
+   */
+  async subscribe(imageId: string, listener: EventListener): Promise<Unsubscribe> {
+    const name = this.channelName(imageId);
+    let channel = this.channels.get(name);
+    if (!channel) {
+      const active = this.ensureSubscriber()
+        .subscribe(name)
+        .then(() => undefined);
+      channel = { listeners: new Set(), active };
+      this.channels.set(name, channel);
     }
-    set.add(listener);
-    return async () => {
-      const current = this.listeners.get(channel);
-      current?.delete(listener);
-      if (current && current.size === 0) {
-        this.listeners.delete(channel);
-        await subscriber.unsubscribe(channel).catch(() => undefined);
-      }
+    const joined = channel;
+    joined.listeners.add(listener);
+    const unsubscribe = () => {
+      joined.listeners.delete(listener);
+      if (joined.listeners.size > 0 || this.channels.get(name) !== joined) return;
+      this.channels.delete(name);
+      // Not awaited: while Redis is away the command waits in the offline queue, and nobody should wait on it.
+      this.subscriber?.unsubscribe(name).catch(() => undefined);
     };
+    try {
+      await this.withinTimeout(joined.active);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    return unsubscribe;
+  }
+
+  private async withinTimeout(active: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new EventBusUnavailableError(`Redis did not confirm a subscription within ${this.subscribeTimeoutMs} ms`)),
+        this.subscribeTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([active, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private ensureSubscriber(): Redis {
     if (!this.subscriber) {
       this.subscriber = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
       this.subscriber.on('error', () => undefined);
-      this.subscriber.on('message', (channel: string, message: string) => {
-        const set = this.listeners.get(channel);
-        if (!set) return;
-        const event = JSON.parse(message) as ImageEvent;
-        for (const listener of set) listener(event);
-      });
+      this.subscriber.on('message', (name: string, message: string) => this.dispatch(name, message));
     }
     return this.subscriber;
+  }
+
+  private dispatch(name: string, message: string): void {
+    const channel = this.channels.get(name);
+    if (!channel) return;
+    let event: ImageEvent;
+    try {
+      event = JSON.parse(message) as ImageEvent;
+    } catch {
+      // Anything can PUBLISH on the channel; a malformed message must not take the process down.
+      return;
+    }
+    for (const listener of channel.listeners) listener(event);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
-import { ForbiddenAddressError, guardedLookup, isPublicAddress } from './address-guard';
+import { assertNotPrivateLiteral, guardedLookup } from './address-guard';
 import { signWebhook } from './signing';
 
 export interface DeliveryOptions {
@@ -29,10 +28,10 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  */
 export async function postSignedJson(url: string, body: string, options: DeliveryOptions): Promise<DeliveryResult> {
   const target = new URL(url);
-  const host = target.hostname.replace(/^\[|\]$/g, '');
-  if (!options.allowPrivate && isIP(host) && !isPublicAddress(host)) {
-    throw new ForbiddenAddressError(`${host} is not a public address`);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new TypeError(`Expected an http(s) URL for a webhook but received ${target.protocol}`);
   }
+  if (!options.allowPrivate) assertNotPrivateLiteral(target);
   const headers = {
     ...signWebhook(options.secret, options.eventId, body),
     'content-type': 'application/json',

@@ -1,5 +1,10 @@
 export * from './types';
-export { EventBus, type EventListener } from './bus';
+export { EventBus, EventBusUnavailableError, type EventListener, type Unsubscribe } from './bus';
 export { generateWebhookSecret, newEventId, signWebhook, type SignedHeaders } from './signing';
-export { ForbiddenAddressError, guardedLookup, isObviouslyPrivateHost, isPublicAddress } from './address-guard';
+export {
+  assertPublicDestination,
+  ForbiddenAddressError,
+  guardedLookup,
+  isPublicAddress,
+} from './address-guard';
 export { postSignedJson, type DeliveryOptions, type DeliveryResult } from './deliver';

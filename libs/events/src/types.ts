@@ -24,3 +24,14 @@ export function isWebhookEventType(type: ImageEventType): type is WebhookEventTy
 
 /** Events after which an image's live stream ends. */
 export const SETTLING_EVENT_TYPES: readonly ImageEventType[] = ['image.ready', 'image.failed', 'image.rejected', 'image.deleted'];
+
+/** The event that announces an image settling in each final status. */
+export const SETTLED_EVENT_TYPE = {
+  ready: 'image.ready',
+  failed: 'image.failed',
+  rejected: 'image.rejected',
+} as const satisfies Record<string, WebhookEventType>;
+
+export function isSettlingEventType(type: ImageEventType): boolean {
+  return SETTLING_EVENT_TYPES.includes(type);
+}

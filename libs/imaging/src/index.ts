@@ -5,5 +5,6 @@ export { SIZE_BOXES, boxSize, planRenditions, renditionMime } from './plan';
 export { AVIF_OPTIONS, JPEG_BACKGROUND, JPEG_OPTIONS, WEBP_OPTIONS } from './encoders';
 export { renderRenditions, type RenderOptions } from './render';
 export { stripMetadata } from './strip';
+export { readPrivateMetadata, type PrivateMetadata } from './private-metadata';
 export { stripJpegSegments } from './jpeg-strip';
 export { computePhash, hammingDistance, phashFromHex, phashToHex } from './phash';

@@ -8,8 +8,12 @@ import { detectFileType, FORMAT_NAMES, SNIFF_BYTES, sniffImageType } from './sni
 import type { ImageProbe, SniffedType, SourceFormat } from './types';
 
 export interface ProbeOptions {
-  /** Largest accepted frame (and, for animations, total) pixel count, checked from the header before decoding. */
+  /** Largest accepted pixel count of one frame, checked from the header before decoding. */
   maxInputPixels: number;
+  /** Most frames an animation (GIF, WebP) may have. */
+  maxAnimationFrames: number;
+  /** Largest pixel count of all an animation's frames together (width x frame height x frames). */
+  maxAnimationPixels: number;
 }
 
 /** The format name libvips reports for each accepted format. */
@@ -50,7 +54,8 @@ const ACCEPTED_LIST = 'a JPEG, PNG, GIF, WebP, AVIF or TIFF image';
  * @param input a file path or the file's bytes
  * @returns type, displayed (auto-oriented) size, EXIF orientation and frame count
  * @throws {UnsupportedTypeError} the bytes are not JPEG/PNG/GIF/WebP/AVIF/TIFF (SVG, HTML, HEIC, lossless JPEG...)
- * @throws {TooManyPixelsError} a frame, or an animation in total, declares more than `maxInputPixels` pixels
+ * @throws {TooManyPixelsError} a frame declares more than `maxInputPixels` pixels, or an animation more than
+ *   `maxAnimationFrames` frames or `maxAnimationPixels` pixels in all
  * @throws {InvalidImageError} the header cannot be read, or the image data is corrupt or truncated
  * @throws the file system's error when `input` is a path that cannot be read (not a validation failure)
  */
@@ -63,9 +68,9 @@ export async function probeImage(input: string | Buffer, opts: ProbeOptions): Pr
   const meta = await readHeader(bytes, sniffed);
   checkDecoderAgrees(meta, sniffed);
   const pages = frameCount(meta);
-  checkPixelLimit(meta, pages, opts.maxInputPixels);
+  checkPixelLimit(meta, pages, opts);
   checkStructure(bytes, sniffed);
-  await validationDecode(bytes, sniffed, pages > 1, opts.maxInputPixels);
+  await validationDecode(bytes, sniffed, pages, opts);
 
   return {
     ...sniffed,
@@ -105,7 +110,8 @@ function checkDecoderAgrees(meta: Metadata, sniffed: SniffedType): void {
   }
 }
 
-function checkPixelLimit(meta: Metadata, pages: number, maxInputPixels: number): void {
+function checkPixelLimit(meta: Metadata, pages: number, limits: ProbeOptions): void {
+  const { maxInputPixels, maxAnimationFrames, maxAnimationPixels } = limits;
   const width = meta.width;
   const height = meta.pageHeight ?? meta.height;
   const framePixels = width * height;
@@ -115,11 +121,19 @@ function checkPixelLimit(meta: Metadata, pages: number, maxInputPixels: number):
       { details: { width, height, maxInputPixels } },
     );
   }
-  if (framePixels * pages > maxInputPixels) {
+  if (pages === 1) return;
+  // Every frame is decoded for an animated WebP rendition: frames and their total size bound a worker's time.
+  if (pages > maxAnimationFrames) {
     throw new TooManyPixelsError(
-      `Expected at most ${maxInputPixels} pixels in all frames together; the animation declares ${pages} frames ` +
+      `Expected an animation of at most ${maxAnimationFrames} frames; this one declares ${pages} frames of ${width}x${height}`,
+      { details: { width, height, pages, maxAnimationFrames } },
+    );
+  }
+  if (framePixels * pages > maxAnimationPixels) {
+    throw new TooManyPixelsError(
+      `Expected at most ${maxAnimationPixels} pixels in all frames together; the animation declares ${pages} frames ` +
         `of ${width}x${height} (${framePixels * pages} pixels)`,
-      { details: { width, height, pages, maxInputPixels } },
+      { details: { width, height, pages, maxAnimationPixels } },
     );
   }
 }
@@ -150,10 +164,13 @@ function checkStructure(bytes: Buffer, sniffed: SniffedType): void {
   }
 }
 
-async function validationDecode(bytes: Buffer, sniffed: SniffedType, animated: boolean, maxInputPixels: number) {
+async function validationDecode(bytes: Buffer, sniffed: SniffedType, pages: number, limits: ProbeOptions) {
+  const animated = pages > 1;
+  // An animation decodes as one tall image of every frame: sharp's own limit then applies to the total.
+  const limit = animated ? limits.maxAnimationPixels : limits.maxInputPixels;
   try {
     // ignoreIcc: colour is irrelevant here, and building a CMS transform costs more than decoding a small file.
-    await openImage(bytes, { animated, limitInputPixels: Math.max(1, Math.floor(maxInputPixels)), ignoreIcc: true })
+    await openImage(bytes, { animated, limitInputPixels: Math.max(1, Math.floor(limit)), ignoreIcc: true })
       .resize(VALIDATION_BOX, VALIDATION_BOX, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
       .raw()
       .toBuffer();

@@ -1,10 +1,11 @@
 import { InvalidImageError } from '@renditions/errors';
 import sharp, { type Metadata } from 'sharp';
-import { decoderReason, displayedSize, effectiveOrientation, openImage, readMetadata } from './decode';
+import { decoderReason, displayedSize, effectiveOrientation, frameCount, openImage, readMetadata } from './decode';
 import { withRenditionEncoder } from './encoders';
 import { renditionMime, SIZE_BOXES } from './plan';
 import { runWithConcurrency } from './pool';
-import type { EncodedImage, RenditionFormat, RenditionSpec } from './types';
+import { renderAnimatedRendition } from './render-animated';
+import type { EncodedImage, Fit, RenditionFormat, RenditionSpec } from './types';
 
 export interface RenderOptions {
   /** Outputs encoded at once. Default 2: one per core on the target machines; each encode is single-threaded. */
@@ -32,7 +33,9 @@ const COST_PER_PIXEL: Readonly<Record<RenditionFormat, number>> = { avif: 30, jp
  * output is then cut and scaled from that in-memory base. The most expensive outputs start first, a few run
  * at once, and `onRendered` is awaited for each as soon as it is encoded. Outputs are exactly spec.width x
  * spec.height (inside boxes are resized to those numbers, cover boxes are the centred square of the whole
- * image). Animated sources use their first frame. JPEG flattens alpha onto white; WebP and AVIF keep it.
+ * image). Animated sources (GIF, WebP) give animated WebP outputs, each rendered from its own decode of every
+ * frame, sized per frame; their JPEG and AVIF outputs use the first frame. JPEG flattens alpha onto white; WebP
+ * and AVIF keep it.
  * @throws {InvalidImageError} when the source cannot be decoded
  * @throws {RangeError} when a spec asks for a size the source cannot give (larger than the source or a wrong aspect)
  * @throws whatever `onRendered` throws; no new output starts after a failure, and the first error is rethrown
@@ -47,16 +50,31 @@ export async function renderRenditions(
   const meta = await readHeader(source);
   const displayed = displayedSize(meta);
   for (const spec of specs) checkSpec(spec, displayed);
-  const base = await decodeBase(source, meta, specs);
-  const ordered = [...specs].sort((a, b) => cost(b) - cost(a));
+  const pages = frameCount(meta);
+  const animated = (spec: RenditionSpec) => pages > 1 && spec.format === 'webp';
+  const outputs: Output[] = specs
+    .filter(animated)
+    .map((spec) => ({ spec, frames: pages, encode: () => renderAnimatedRendition(source, spec, fitOf(spec)) }));
+  const stills = specs.filter((spec) => !animated(spec));
+  if (stills.length > 0) {
+    const base = await decodeBase(source, meta, stills);
+    outputs.push(...stills.map((spec) => ({ spec, frames: 1, encode: () => encodeFromBase(base, spec) })));
+  }
+  outputs.sort((a, b) => cost(b) - cost(a));
   await runWithConcurrency(
-    ordered.map((spec) => async () => onRendered(spec, await encodeFromBase(base, spec))),
+    outputs.map(({ spec, encode }) => async () => onRendered(spec, await encode())),
     options.concurrency ?? 2,
   );
 }
 
-function cost(spec: RenditionSpec): number {
-  return spec.width * spec.height * COST_PER_PIXEL[spec.format];
+interface Output {
+  spec: RenditionSpec;
+  frames: number;
+  encode(): Promise<EncodedImage>;
+}
+
+function cost({ spec, frames }: Output): number {
+  return spec.width * spec.height * frames * COST_PER_PIXEL[spec.format];
 }
 
 async function readHeader(source: Buffer): Promise<Metadata> {
@@ -67,8 +85,12 @@ async function readHeader(source: Buffer): Promise<Metadata> {
   }
 }
 
+function fitOf(spec: RenditionSpec): Fit {
+  return SIZE_BOXES.find((box) => box.size === spec.size)?.fit ?? 'inside';
+}
+
 function isCover(spec: RenditionSpec): boolean {
-  return SIZE_BOXES.find((box) => box.size === spec.size)?.fit === 'cover';
+  return fitOf(spec) === 'cover';
 }
 
 function checkSpec(spec: RenditionSpec, source: { width: number; height: number }): void {

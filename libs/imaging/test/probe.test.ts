@@ -6,7 +6,7 @@ import { jpegSegments } from '../src/jpeg-segments';
 import { probeImage } from '../src/probe';
 import { acceptedCorpusFiles, corpusPath, readCorpus } from './corpus';
 
-const DEFAULT_LIMIT = { maxInputPixels: 100_000_000 };
+const DEFAULT_LIMIT = { maxInputPixels: 100_000_000, maxAnimationFrames: 300, maxAnimationPixels: 150_000_000 };
 
 async function probeError(input: string | Buffer, opts = DEFAULT_LIMIT): Promise<unknown> {
   return probeImage(input, opts).then(
@@ -142,15 +142,28 @@ describe('probeImage: refused files', () => {
 
   it('the limit is inclusive', async () => {
     const bytes = readCorpus('photos/DSCN0010.jpg'); // 640x480
-    await expect(probeImage(bytes, { maxInputPixels: 640 * 480 })).resolves.toMatchObject({ width: 640 });
-    expect(await probeError(bytes, { maxInputPixels: 640 * 480 - 1 })).toBeInstanceOf(TooManyPixelsError);
+    await expect(probeImage(bytes, { ...DEFAULT_LIMIT, maxInputPixels: 640 * 480 })).resolves.toMatchObject({ width: 640 });
+    expect(await probeError(bytes, { ...DEFAULT_LIMIT, maxInputPixels: 640 * 480 - 1 })).toBeInstanceOf(TooManyPixelsError);
   });
 
-  it('counts every frame of an animation', async () => {
+  it('counts every frame of an animation against the animation pixel limit', async () => {
     const gif = readCorpus('formats/rotating-squares.gif'); // 30 frames of 80x80 = 192000 pixels
-    await expect(probeImage(gif, { maxInputPixels: 192_000 })).resolves.toMatchObject({ pages: 30 });
-    const error = await probeError(gif, { maxInputPixels: 100_000 });
+    const limits = { ...DEFAULT_LIMIT, maxInputPixels: 6400 };
+    await expect(probeImage(gif, { ...limits, maxAnimationPixels: 192_000 })).resolves.toMatchObject({ pages: 30 });
+    const error = await probeError(gif, { ...limits, maxAnimationPixels: 191_999 });
     expect(error).toBeInstanceOf(TooManyPixelsError);
-    expect((error as Error).message).toMatch(/30 frames of 80x80 \(192000 pixels\)/);
+    expect((error as AppError).httpStatus).toBe(422);
+    expect((error as Error).message).toMatch(
+      /Expected at most 191999 pixels in all frames together; the animation declares 30 frames of 80x80 \(192000 pixels\)/,
+    );
+  });
+
+  it('caps the frame count of an animation, still images aside', async () => {
+    const webp = readCorpus('formats/rotating-squares.webp'); // 9 frames
+    await expect(probeImage(webp, { ...DEFAULT_LIMIT, maxAnimationFrames: 9 })).resolves.toMatchObject({ pages: 9 });
+    const error = await probeError(webp, { ...DEFAULT_LIMIT, maxAnimationFrames: 8 });
+    expect(error).toBeInstanceOf(TooManyPixelsError);
+    expect((error as Error).message).toMatch(/Expected an animation of at most 8 frames; this one declares 9 frames of 80x80/);
+    await expect(probeImage(readCorpus('formats/hopper.gif'), { ...DEFAULT_LIMIT, maxAnimationFrames: 1 })).resolves.toMatchObject({ pages: 1 });
   });
 });

@@ -24,12 +24,15 @@ async function planFor(source: Buffer, formats: string[] = ['webp', 'avif', 'jpg
   return planRenditions(autoOrient.width, autoOrient.height).filter((spec) => formats.includes(spec.format));
 }
 
-async function expectWellFormed(spec: RenditionSpec, output: EncodedImage): Promise<void> {
+/** `animated`: the source is an animation, so its WebP outputs must be too (sizes are per frame). */
+async function expectWellFormed(spec: RenditionSpec, output: EncodedImage, animated = false): Promise<void> {
   expect(magicOf(output.data)).toBe(MAGIC[spec.format]);
   expect(output.mime).toBe(MIME[spec.format]);
   const meta = await sharp(output.data).metadata();
-  expect([meta.width, meta.height, output.width, output.height]).toEqual([spec.width, spec.height, spec.width, spec.height]);
-  expect(meta.pages ?? 1).toBe(1);
+  const frameHeight = meta.pageHeight ?? meta.height;
+  expect([meta.width, frameHeight, output.width, output.height]).toEqual([spec.width, spec.height, spec.width, spec.height]);
+  if (animated && spec.format === 'webp') expect(meta.pages).toBeGreaterThan(1);
+  else expect(meta.pages ?? 1).toBe(1);
   expect(meta.icc).toBeUndefined(); // pixels are sRGB; no profile needed
   expect(await findMetadata(output.data)).toEqual([]);
 }
@@ -160,18 +163,71 @@ describe('renderRenditions: other inputs', () => {
     const source = readCorpus(file);
     const specs = await planFor(source);
     const outputs = await renderAll(source, specs);
+    const animated = ((await sharp(source).metadata()).pages ?? 1) > 1 && !file.endsWith('.avif');
     expect(outputs.size).toBe(18);
-    for (const spec of specs) await expectWellFormed(spec, outputs.get(`${spec.size}.${spec.format}`)!);
+    for (const spec of specs) await expectWellFormed(spec, outputs.get(`${spec.size}.${spec.format}`)!, animated);
+  });
+});
+
+describe('renderRenditions: animations', () => {
+  it.each(['formats/rotating-squares.gif', 'formats/rotating-squares.webp'])('%s: jpg and avif are its first frame', async (file) => {
+    const source = readCorpus(file);
+    const outputs = await renderAll(source, [
+      { size: 'h', format: 'jpg', width: 80, height: 80 },
+      { size: 'h', format: 'avif', width: 80, height: 80 },
+    ]);
+    const firstFrame = await smallRgb(await sharp(source).png().toBuffer(), 40, 40);
+    const laterFrame = await smallRgb(await sharp(source, { page: 5 }).png().toBuffer(), 40, 40);
+    for (const format of ['jpg', 'avif']) {
+      const rendered = await smallRgb(outputs.get(`h.${format}`)!.data, 40, 40);
+      const first = meanAbsDiff(rendered, firstFrame);
+      expect(first, format).toBeLessThan(3);
+      // Frames differ by ~7 on average (small squares turning), so "close to frame 0" must also mean "far from frame 5".
+      expect(first, format).toBeLessThan(meanAbsDiff(rendered, laterFrame) / 2);
+    }
   });
 
-  it('an animation renders its first frame', async () => {
-    const source = readCorpus('formats/rotating-squares.gif');
-    const outputs = await renderAll(source, [{ size: 'h', format: 'webp', width: 80, height: 80 }]);
-    const firstFrame = await sharp(source).png().toBuffer();
-    const secondFrame = await sharp(source, { page: 5 }).png().toBuffer();
-    const rendered = await smallRgb(outputs.get('h.webp')!.data, 40, 40);
-    expect(meanAbsDiff(rendered, await smallRgb(firstFrame, 40, 40))).toBeLessThan(meanAbsDiff(rendered, await smallRgb(secondFrame, 40, 40)));
-    expect(meanAbsDiff(rendered, await smallRgb(firstFrame, 40, 40))).toBeLessThan(4);
+  it('webp outputs stay animated: every frame scaled, the timing kept', async () => {
+    const source = readCorpus('formats/rotating-squares.webp'); // 9 frames of 80x80
+    const outputs = await renderAll(source, [
+      { size: 'm', format: 'webp', width: 80, height: 80 },
+      { size: 't', format: 'webp', width: 50, height: 50 },
+    ]);
+    const sourceMeta = await sharp(source).metadata();
+    for (const [name, size] of [['m.webp', 80], ['t.webp', 50]] as const) {
+      const output = outputs.get(name)!;
+      expect([output.width, output.height], name).toEqual([size, size]);
+      const meta = await sharp(output.data, { animated: true }).metadata();
+      expect({ width: meta.width, pageHeight: meta.pageHeight, pages: meta.pages }, name).toEqual({ width: size, pageHeight: size, pages: 9 });
+      expect(meta.delay, name).toEqual(sourceMeta.delay);
+      expect(meta.loop, name).toBe(sourceMeta.loop);
+      for (const page of [0, 5]) {
+        const expected = await smallRgb(await sharp(source, { page }).png().toBuffer(), 40, 40);
+        const actual = await smallRgb(await sharp(output.data, { page }).png().toBuffer(), 40, 40);
+        expect(meanAbsDiff(actual, expected), `${name} frame ${page}`).toBeLessThan(6);
+      }
+    }
+  });
+
+  it('crops each frame of a wide animation to its centred square for cover sizes', async () => {
+    const colours = ['#ff0000', '#00ff00', '#0000ff'];
+    // 120x60 frames: the left and right thirds black, the centred square the frame's colour.
+    const frames = await Promise.all(
+      colours.map((colour) =>
+        sharp({ create: { width: 120, height: 60, channels: 3, background: '#000000' } })
+          .composite([{ input: { create: { width: 60, height: 60, channels: 3, background: colour } }, left: 30, top: 0 }])
+          .png()
+          .toBuffer(),
+      ),
+    );
+    const gif = await sharp(frames, { join: { animated: true } }).gif({ delay: 100 }).toBuffer();
+    const outputs = await renderAll(gif, [{ size: 'b', format: 'webp', width: 60, height: 60 }]);
+    const output = outputs.get('b.webp')!.data;
+    expect((await sharp(output).metadata()).pages).toBe(3);
+    for (const [page, colour] of colours.entries()) {
+      const expected = await smallRgb(await sharp({ create: { width: 60, height: 60, channels: 3, background: colour } }).png().toBuffer(), 8, 8);
+      expect(meanAbsDiff(await smallRgb(await sharp(output, { page }).png().toBuffer(), 8, 8), expected), colour).toBeLessThan(12);
+    }
   });
 });
 

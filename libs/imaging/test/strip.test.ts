@@ -11,7 +11,7 @@ import { withOrientation } from './exif-inject';
 import { findMetadata } from './metadata-check';
 import { magicOf, meanAbsDiff, smallRgb } from './pixels';
 
-const LIMIT = { maxInputPixels: 100_000_000 };
+const LIMIT = { maxInputPixels: 100_000_000, maxAnimationFrames: 300, maxAnimationPixels: 150_000_000 };
 
 async function strip(source: Buffer) {
   const probe = await probeImage(source, LIMIT);

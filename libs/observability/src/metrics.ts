@@ -1,7 +1,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Jobs per queue, then per state. */
+export type QueueDepth = Record<string, Record<string, number>>;
+
+export interface MetricsOptions {
+  /**
+   * Read at every scrape to fill queue_depth. It must give up by itself when its source is unreachable: a
+   * failed read leaves the gauge empty rather than failing or stalling the scrape.
+   */
+  readQueueDepth?: () => Promise<QueueDepth>;
+}
+
 /** One registry per process role, so tests can start several in one process without clashing. */
-export function createMetrics() {
+export function createMetrics(options: MetricsOptions = {}) {
+  const { readQueueDepth } = options;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -33,8 +45,23 @@ export function createMetrics() {
     }),
     queueDepth: new Gauge({
       name: 'queue_depth',
-      help: 'Jobs per queue and state',
+      help: 'Jobs per queue and state, read from the queues at scrape time',
       labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+      async collect() {
+        if (!readQueueDepth) return;
+        // Counts from an earlier scrape would claim a depth nobody measured.
+        this.reset();
+        const depth = await readQueueDepth().catch(() => ({}) as QueueDepth);
+        for (const [queue, states] of Object.entries(depth)) {
+          for (const [state, count] of Object.entries(states)) this.set({ queue, state }, count);
+        }
+      },
+    }),
+    webhookDeliveries: new Counter({
+      name: 'webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, skipped, retrying, failed (given up for good)',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
   };

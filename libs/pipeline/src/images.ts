@@ -29,10 +29,24 @@ export async function getImageResource(services: Pick<Services, 'db' | 'config'>
   return presentImage(services.config.publicBaseUrl, view.image, view.asset, view.renditions);
 }
 
-/** @throws {ForbiddenError} when neither a matching delete token nor admin rights are given */
-export function assertMayDelete(image: Image, access: { deleteToken?: string; isAdmin?: boolean }): void {
+/** What proves a request comes from the uploader (the delete token) or an admin. */
+export interface OwnerAccess {
+  deleteToken?: string;
+  isAdmin?: boolean;
+}
+
+/**
+ * The delete token is the uploader's only credential: it guards everything private to the upload.
+ * @throws {ForbiddenError} when neither a matching delete token nor admin rights are given
+ */
+export function assertOwnerAccess(image: Image, access: OwnerAccess, action: string): void {
   if (access.isAdmin) return;
   if (!access.deleteToken || !deleteTokenMatches(access.deleteToken, image.deleteTokenHash)) {
-    throw new ForbiddenError('A valid X-Delete-Token header is required to delete this image');
+    throw new ForbiddenError(`A valid X-Delete-Token header is required to ${action}`);
   }
+}
+
+/** @throws {ForbiddenError} when neither a matching delete token nor admin rights are given */
+export function assertMayDelete(image: Image, access: OwnerAccess): void {
+  assertOwnerAccess(image, access, 'delete this image');
 }

@@ -6,7 +6,8 @@ import {
   type Image,
   type Rendition,
 } from '@renditions/db';
-import { isWebhookEventType, newEventId, type ImageEvent, type ImageEventType } from '@renditions/events';
+import { isWebhookEventType, newEventId, SETTLED_EVENT_TYPE, type ImageEvent, type ImageEventType } from '@renditions/events';
+import { loadImage } from './images';
 import { presentImage } from './resource';
 import type { Services } from './services';
 
@@ -40,9 +41,24 @@ export async function announceImage(
     });
     if (image.callbackUrl && isWebhookEventType(type)) {
       const job = { imageId: image.id, url: image.callbackUrl, eventId: newEventId(), eventType: type, body: JSON.stringify(event) };
-      await services.queues.enqueueWebhook(job, services.config.webhooks.attempts).catch((error: unknown) => {
+      await services.queues.enqueueWebhook(job, services.config.webhooks).catch((error: unknown) => {
         services.logger.error({ err: error, imageId: image.id, type }, 'could not queue a webhook delivery');
       });
     }
+  }
+}
+
+/**
+ * A new upload of bytes that had already settled gets its settling event from here: no flow runs for it. Reading
+ * after the upload committed also covers an asset that settled while the upload was being recorded, before the
+ * settle job could see the new image (the event may then come twice, under two event ids).
+ */
+export async function announceIfSettled(services: Services, imageId: string): Promise<void> {
+  try {
+    const { image, asset, renditions } = await loadImage(services, imageId);
+    if (!asset.settledAt || asset.status === 'processing') return;
+    await announceImage(services, image, asset, renditions, [SETTLED_EVENT_TYPE[asset.status]]);
+  } catch (error) {
+    services.logger.warn({ err: error, imageId }, 'could not announce an already settled upload');
   }
 }

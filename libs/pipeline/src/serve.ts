@@ -1,9 +1,9 @@
 import { findRendition, type Asset } from '@renditions/db';
 import { GoneError, NotFoundError, UnavailableForLegalReasonsError } from '@renditions/errors';
-import { RENDITION_FORMATS, RENDITION_SIZES, renditionMime, stripMetadata } from '@renditions/imaging';
+import { RENDITION_FORMATS, RENDITION_SIZES, renditionMime } from '@renditions/imaging';
 import { loadImage } from './images';
+import { stripOnTheFly } from './on-the-fly-strip';
 import type { Services } from './services';
-import { strongEtag } from './tokens';
 
 export const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Anything that may still change (not processed yet, errors) is cached briefly at most. */
@@ -20,7 +20,8 @@ export interface ServedImage {
   renditionStatus?: string;
 }
 
-const EXT_ALIASES: Record<string, string> = { jpeg: 'jpg', tiff: 'tif' };
+/** Other spellings an original is served under, each mapped to the stored extension. */
+export const EXT_ALIASES: Record<string, string> = { jpeg: 'jpg', tiff: 'tif' };
 
 /** `GET /i/:id.:ext`: the metadata-free original; cached for good once the stripped copy is stored. */
 export async function resolveOriginal(services: Services, id: string, ext: string): Promise<ServedImage> {
@@ -76,10 +77,10 @@ async function metadataFreeOriginal(services: Services, asset: Asset): Promise<S
     };
   }
   // Before the strip stage has run, strip on the fly: no served byte may carry the uploader's metadata.
-  const stripped = await stripMetadata(await services.storage.getBuffer(asset.originalKey), asset as never);
+  const stripped = await stripOnTheFly(services, asset);
   return {
     body: { kind: 'buffer', data: stripped.data },
-    etag: strongEtag(stripped.data),
+    etag: stripped.etag,
     contentType: asset.mime,
     cacheControl: CACHE_SHORT,
   };

@@ -2,9 +2,11 @@ import { createReadStream } from 'node:fs';
 import { findAsset, insertAsset, insertImage, lockAsset, markFlowEnqueued, type Asset, type Executor } from '@renditions/db';
 import { MissingFileError } from '@renditions/errors';
 import { planRenditions, probeImage, type ImageProbe } from '@renditions/imaging';
+import { assertCallbackUrlAllowed } from './callback-url';
 import { asDependencyError } from './errors';
 import { storageKeys } from './keys';
 import { getImageResource } from './images';
+import { announceIfSettled } from './notify';
 import type { ImageResource } from './resource';
 import type { Services } from './services';
 import { hashDeleteToken, newDeleteToken, newImageId } from './tokens';
@@ -33,13 +35,16 @@ export interface UploadResult {
  * Validates an upload, stores the original durably, records the image with its 18 planned renditions in one
  * transaction and enqueues the processing flow. Nothing is stored or recorded for a rejected file.
  * @throws {MissingFileError} empty file
+ * @throws {InvalidRequestError} a callback_url that does not reach a public address, unless private ones are allowed
  * @throws {UnsupportedTypeError | InvalidImageError | TooManyPixelsError} from validation
  * @throws {UnavailableError} when PostgreSQL or storage is down
  */
 export async function uploadImage(services: Services, request: UploadRequest): Promise<UploadResult> {
   const { file } = request;
   if (file.bytes === 0) throw new MissingFileError('The uploaded file is empty');
-  const probe = await probeImage(file.path, { maxInputPixels: services.config.limits.maxInputPixels });
+  if (request.callbackUrl) await assertCallbackUrlAllowed(services, request.callbackUrl);
+  const { maxInputPixels, maxAnimationFrames, maxAnimationPixels } = services.config.limits;
+  const probe = await probeImage(file.path, { maxInputPixels, maxAnimationFrames, maxAnimationPixels });
   const deleteToken = newDeleteToken();
   const id = newImageId();
 
@@ -62,6 +67,7 @@ export async function uploadImage(services: Services, request: UploadRequest): P
     });
 
   if (!asset.settledAt && (created || !asset.flowEnqueuedAt)) await tryEnqueue(services, asset.sha256);
+  if (!created && request.callbackUrl) await announceIfSettled(services, id);
 
   return { resource: await getImageResource(services, id), deleteToken, deduplicated: !created };
 }

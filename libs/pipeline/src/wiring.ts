@@ -4,6 +4,7 @@ import { EventBus } from '@renditions/events';
 import type { Logger } from '@renditions/observability';
 import { QueueClient } from '@renditions/queue';
 import { createStorage } from '@renditions/storage';
+import { createCdnPurger } from './cdn-purge';
 import type { Services } from './services';
 import { webhookSecretProvider } from './webhook-secret';
 
@@ -15,7 +16,11 @@ export interface ServicesHandle extends Services {
 export function createServices(config: Config, logger: Logger): ServicesHandle {
   const database = connectDatabase(config.databaseUrl);
   const storage = createStorage(config.storage);
-  const queues = new QueueClient({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+  const queues = new QueueClient({
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    flow: { moderationAttempts: config.moderation.attempts },
+  });
   const events = new EventBus(config.redisUrl, config.queuePrefix);
   return {
     config,
@@ -24,6 +29,7 @@ export function createServices(config: Config, logger: Logger): ServicesHandle {
     storage,
     queues,
     events,
+    cdn: createCdnPurger(config.cdnPurgeUrl, logger),
     webhookSecret: webhookSecretProvider(database.db, config.webhooks.secret, logger),
     async close() {
       await Promise.allSettled([queues.close(), events.close(), storage.close(), database.close()]);

@@ -18,20 +18,32 @@ const ATTEMPTS: Record<QueueName, number> = {
   webhook: 8,
 };
 
+/** How a webhook event is retried: `backoffMs` doubles at each retry, jitter takes up to half of it off. */
+export interface WebhookRetryPolicy {
+  attempts: number;
+  backoffMs: number;
+}
+
 /** Options of a webhook delivery: its own attempts, exponential backoff with jitter so retries do not stampede. */
-export function webhookJobOptions(attempts: number, jobId: string): JobsOptions {
+export function webhookJobOptions(retry: WebhookRetryPolicy, jobId: string): JobsOptions {
   return {
     jobId,
-    attempts,
-    backoff: { type: 'exponential', delay: 2000, jitter: 0.5 },
+    attempts: retry.attempts,
+    backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
     ...RETENTION,
   };
 }
 
-function jobOptions(queue: QueueName, sha256: string): JobsOptions {
+/** What a deployment tunes about an asset's flow. */
+export interface AssetFlowOptions {
+  /** Attempts of the moderation job (MODERATION_ATTEMPTS): each one asks the external hook once. */
+  moderationAttempts?: number;
+}
+
+function jobOptions(queue: QueueName, sha256: string, attempts = ATTEMPTS[queue]): JobsOptions {
   return {
     jobId: jobIdFor(queue, sha256),
-    attempts: ATTEMPTS[queue],
+    attempts,
     backoff: { type: 'exponential', delay: 1000 },
     ...RETENTION,
   };
@@ -41,7 +53,7 @@ function jobOptions(queue: QueueName, sha256: string): JobsOptions {
  * One asset's work as a BullMQ flow: the `settle` parent runs once every child has completed or failed for
  * good (`ignoreDependencyOnFailure`), so an image always settles and never stays `processing`.
  */
-export function assetFlow(sha256: string): FlowJob {
+export function assetFlow(sha256: string, options: AssetFlowOptions = {}): FlowJob {
   return {
     name: 'settle',
     queueName: 'settle',
@@ -51,7 +63,10 @@ export function assetFlow(sha256: string): FlowJob {
       name: queue,
       queueName: queue,
       data: { sha256 },
-      opts: { ...jobOptions(queue, sha256), ignoreDependencyOnFailure: true },
+      opts: {
+        ...jobOptions(queue, sha256, queue === 'moderation' ? options.moderationAttempts : undefined),
+        ignoreDependencyOnFailure: true,
+      },
     })),
   };
 }

@@ -1,6 +1,6 @@
 export { QUEUE_NAMES, CHILD_QUEUES, RENDER_QUEUE_FORMATS, type QueueName } from './names';
 export { jobIdFor, type AssetJobData, type WebhookJobData, type JobDataMap, type JobOutcome, type ProcessorFn, type ProcessorMap } from './jobs';
-export { assetFlow, webhookJobOptions } from './flow';
+export { assetFlow, webhookJobOptions, type AssetFlowOptions, type WebhookRetryPolicy } from './flow';
 export { createRedisConnection } from './connection';
 export { QueueClient, QueueUnavailableError, type QueueClientOptions } from './producer';
 export { startWorkers, type WorkerPool, type WorkerPoolOptions } from './workers';

@@ -1,7 +1,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedisConnection } from './connection';
-import { assetFlow, webhookJobOptions } from './flow';
+import { assetFlow, webhookJobOptions, type AssetFlowOptions, type WebhookRetryPolicy } from './flow';
 import { jobIdFor, type WebhookJobData } from './jobs';
 import { QUEUE_NAMES, type QueueName } from './names';
 
@@ -10,6 +10,8 @@ export interface QueueClientOptions {
   prefix: string;
   /** How long a producer call may wait for Redis before giving up (BullMQ waits for a connection otherwise). */
   commandTimeoutMs?: number;
+  /** How the asset flows this client enqueues are tuned. */
+  flow?: AssetFlowOptions;
 }
 
 export class QueueUnavailableError extends Error {
@@ -25,9 +27,11 @@ export class QueueClient {
   readonly queues: { readonly [Q in QueueName]: Queue };
   private readonly flows: FlowProducer;
   private readonly commandTimeoutMs: number;
+  private readonly flowOptions: AssetFlowOptions;
 
   constructor(options: QueueClientOptions) {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+    this.flowOptions = options.flow ?? {};
     this.connection = createRedisConnection(options.redisUrl, 'producer');
     // Connection errors are expected while Redis is down; callers see them as rejected commands.
     this.connection.on('error', () => undefined);
@@ -45,7 +49,7 @@ export class QueueClient {
 
   /** Idempotent: the flow's job ids derive from the asset, so enqueueing twice does not duplicate work. */
   async enqueueAsset(sha256: string): Promise<void> {
-    await this.bounded(this.flows.add(assetFlow(sha256)), 'enqueue a flow');
+    await this.bounded(this.flows.add(assetFlow(sha256, this.flowOptions)), 'enqueue a flow');
   }
 
   /**
@@ -62,9 +66,9 @@ export class QueueClient {
   }
 
   /** Queues one webhook delivery; the job id is the event id plus the receiver, so an event is sent once. */
-  async enqueueWebhook(data: WebhookJobData, attempts: number): Promise<void> {
+  async enqueueWebhook(data: WebhookJobData, retry: WebhookRetryPolicy): Promise<void> {
     const jobId = `${data.eventId}-${data.imageId}`;
-    await this.bounded(this.queues.webhook.add(data.eventType, data, webhookJobOptions(attempts, jobId)), 'enqueue a webhook');
+    await this.bounded(this.queues.webhook.add(data.eventType, data, webhookJobOptions(retry, jobId)), 'enqueue a webhook');
   }
 
   /** Removes the asset's pending jobs; jobs already running finish and find the asset gone. */
@@ -75,6 +79,12 @@ export class QueueClient {
 
   async ping(): Promise<void> {
     await this.bounded(this.connection.ping(), 'ping');
+  }
+
+  /** Jobs per queue and state (waiting, active, failed, ...), bounded like every producer call. */
+  async jobCounts(): Promise<Record<QueueName, Record<string, number>>> {
+    const counts = QUEUE_NAMES.map(async (name) => [name, await this.queues[name].getJobCounts()] as const);
+    return Object.fromEntries(await this.bounded(Promise.all(counts), 'count jobs')) as Record<QueueName, Record<string, number>>;
   }
 
   /**

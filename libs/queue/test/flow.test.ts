@@ -29,4 +29,12 @@ describe('assetFlow', () => {
       expect(child.opts?.ignoreDependencyOnFailure).toBe(true);
     }
   });
+
+  it('gives the moderation job the configured attempts and leaves the others alone', () => {
+    const tuned = assetFlow(sha, { moderationAttempts: 2 });
+    const attempts = Object.fromEntries((tuned.children ?? []).map((child) => [child.queueName, child.opts?.attempts]));
+    expect(attempts.moderation).toBe(2);
+    const defaults = Object.fromEntries((flow.children ?? []).map((child) => [child.queueName, child.opts?.attempts]));
+    expect({ ...attempts, moderation: defaults.moderation }).toEqual(defaults);
+  });
 });

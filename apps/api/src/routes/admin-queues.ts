@@ -5,7 +5,7 @@ import { Router } from 'express';
 import type { Services } from '@renditions/pipeline';
 import { requireAdmin } from '../middleware/admin-auth';
 
-export const ADMIN_QUEUES_PATH = '/admin/queues';
+const ADMIN_QUEUES_PATH = '/admin/queues';
 
 /**
  * `/admin/queues`: Bull Board over every queue of the product, behind the admin credentials. It reuses the

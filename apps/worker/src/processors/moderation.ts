@@ -1,19 +1,14 @@
-import { findAsset, setStageStatus } from '@renditions/db';
-import { announceAsset, type Services } from '@renditions/pipeline';
+import { moderateAsset, moderationEventId, type Services } from '@renditions/pipeline';
 import type { ProcessorFn } from '@renditions/queue';
 
-/** The built-in moderation provider: allow. */
+/**
+ * The moderation stage (blocklist, then the external hook or the built-in allow). Its attempts come from
+ * MODERATION_ATTEMPTS; on the last one the fail mode decides instead of the job failing for good.
+ */
 export function createModerationProcessor(services: Services): ProcessorFn<'moderation'> {
-  return async (job) => {
-    const { sha256 } = job.data;
-    const asset = await findAsset(services.db, sha256);
-    if (!asset) return { outcome: 'skipped', detail: 'asset deleted' };
-    if (asset.moderationStatus === 'ready') return { outcome: 'skipped', detail: 'already moderated' };
-    await setStageStatus(services.db, sha256, 'moderation', 'ready', {
-      moderationVerdict: 'allow',
-      moderationReason: null,
+  return async (job) =>
+    moderateAsset(services, job.data.sha256, {
+      eventId: moderationEventId(job.id ?? job.name, job.timestamp),
+      lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
     });
-    await announceAsset(services, sha256, ['image.updated']);
-    return { outcome: 'done' };
-  };
 }

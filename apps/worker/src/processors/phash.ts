@@ -9,6 +9,7 @@ export function createPhashProcessor(services: Services): ProcessorFn<'phash'> {
     const { sha256 } = job.data;
     const asset = await findAsset(services.db, sha256);
     if (!asset) return { outcome: 'skipped', detail: 'asset deleted' };
+    if (asset.moderationVerdict === 'reject') return { outcome: 'skipped', detail: 'rejected by moderation' };
     if (asset.phashStatus === 'ready') return { outcome: 'skipped', detail: 'already hashed' };
     await setStageStatus(services.db, sha256, 'phash', 'processing');
     const phash = await computePhash(await services.storage.getBuffer(asset.originalKey));

@@ -14,6 +14,7 @@ export function createRenderProcessor<Q extends RenderQueue>(services: Services,
     const { sha256 } = job.data;
     const asset = await findAsset(services.db, sha256);
     if (!asset) return { outcome: 'skipped', detail: 'asset deleted' };
+    if (asset.moderationVerdict === 'reject') return { outcome: 'skipped', detail: 'rejected by moderation' };
     const pending = await markRenditionsProcessing(services.db, sha256, [...RENDER_QUEUE_FORMATS[queue]]);
     if (pending.length === 0) return { outcome: 'skipped', detail: 'all renditions ready' };
     const specs: RenditionSpec[] = pending.map(({ size, format, width, height }) => ({
@@ -39,6 +40,6 @@ export function createRenderProcessor<Q extends RenderQueue>(services: Services,
       }
       await announceAsset(services, sha256, ['image.rendition.ready', 'image.updated']);
     });
-    return orphaned > 0 ? { outcome: 'skipped', detail: 'asset deleted while rendering' } : { outcome: 'done' };
+    return orphaned > 0 ? { outcome: 'skipped', detail: 'asset deleted or rejected while rendering' } : { outcome: 'done' };
   };
 }

@@ -5,15 +5,9 @@ import {
   listRenditions,
   settleAsset,
 } from '@renditions/db';
-import type { ImageEventType } from '@renditions/events';
+import { SETTLED_EVENT_TYPE } from '@renditions/events';
 import { announceAsset, deriveAssetStatus, type Services } from '@renditions/pipeline';
 import type { ProcessorFn } from '@renditions/queue';
-
-const SETTLED_EVENT: Record<'ready' | 'failed' | 'rejected', ImageEventType> = {
-  ready: 'image.ready',
-  failed: 'image.failed',
-  rejected: 'image.rejected',
-};
 
 /**
  * Runs once every child of the flow has completed or failed for good: whatever is still unfinished can no
@@ -29,8 +23,12 @@ export function createSettleProcessor(services: Services): ProcessorFn<'settle'>
     const asset = await findAsset(services.db, sha256);
     if (!asset) return { outcome: 'skipped', detail: 'asset deleted' };
     const status = deriveAssetStatus(asset, await listRenditions(services.db, sha256));
-    await settleAsset(services.db, sha256, status);
-    if (status !== 'processing') await announceAsset(services, sha256, [SETTLED_EVENT[status], 'image.updated']);
+    // False when a moderation takedown settled it as rejected already, and announced it then.
+    const settledNow = await settleAsset(services.db, sha256, status);
+    // image.updated first: a live stream ends at the settling event, so that one comes last.
+    if (settledNow && status !== 'processing') {
+      await announceAsset(services, sha256, ['image.updated', SETTLED_EVENT_TYPE[status]]);
+    }
     return { outcome: 'done', detail: status };
   };
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, exists, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { Executor } from '../client';
 import { assets, renditions, type Asset, type NewAsset, type NewRendition, type Rendition } from '../schema';
 import type { AssetStatus, StepStatus } from '../schema/enums';
@@ -12,6 +12,12 @@ const stageColumn = {
 } as const;
 
 const stageField = { strip: 'stripStatus', phash: 'phashStatus', moderation: 'moderationStatus' } as const;
+
+/**
+ * A rejected asset takes no new objects or stage results: its takedown removed what it had, and a job that was
+ * still running must not make anything reappear (it sees the update refused and deletes what it stored).
+ */
+const notRejected = ne(assets.moderationVerdict, 'reject');
 
 /**
  * Serialises everything that creates or destroys one asset (uploads of the same bytes, deletes) for the
@@ -68,7 +74,10 @@ export async function markRenditionsProcessing(db: Executor, sha256: string, for
     .returning();
 }
 
-/** Returns false when the asset no longer exists (deleted while the job ran): the caller removes what it stored. */
+/**
+ * Returns false when the asset no longer exists (deleted while the job ran) or was rejected by moderation: the
+ * caller removes what it stored.
+ */
 export async function markRenditionReady(
   db: Executor,
   key: { sha256: string; size: string; format: string },
@@ -78,7 +87,12 @@ export async function markRenditionReady(
     .update(renditions)
     .set({ status: 'ready', ...stored, updatedAt: new Date() })
     .where(
-      and(eq(renditions.assetSha256, key.sha256), eq(renditions.size, key.size), eq(renditions.format, key.format)),
+      and(
+        eq(renditions.assetSha256, key.sha256),
+        eq(renditions.size, key.size),
+        eq(renditions.format, key.format),
+        exists(db.select({ sha256: assets.sha256 }).from(assets).where(and(eq(assets.sha256, key.sha256), notRejected))),
+      ),
     )
     .returning({ size: renditions.size });
   return updated.length > 0;
@@ -100,6 +114,7 @@ export async function failUnfinishedRenditions(db: Executor, sha256: string, for
   return updated.length;
 }
 
+/** Returns false when the asset no longer exists or was rejected by moderation: the caller removes what it stored. */
 export async function setStageStatus(
   db: Executor,
   sha256: string,
@@ -110,7 +125,7 @@ export async function setStageStatus(
   const updated = await db
     .update(assets)
     .set({ [stageField[stage]]: status, ...extra, updatedAt: new Date() })
-    .where(eq(assets.sha256, sha256))
+    .where(and(eq(assets.sha256, sha256), notRejected))
     .returning({ sha256: assets.sha256 });
   return updated.length > 0;
 }
@@ -125,11 +140,17 @@ export async function failUnfinishedStages(db: Executor, sha256: string): Promis
   }
 }
 
-export async function settleAsset(db: Executor, sha256: string, status: AssetStatus): Promise<void> {
-  await db
+/**
+ * Returns whether the asset took this status now: whoever settles it first (the settle job, or a moderation
+ * takedown) announces the settling event, and only once.
+ */
+export async function settleAsset(db: Executor, sha256: string, status: AssetStatus): Promise<boolean> {
+  const updated = await db
     .update(assets)
     .set({ status, settledAt: new Date(), updatedAt: new Date() })
-    .where(eq(assets.sha256, sha256));
+    .where(and(eq(assets.sha256, sha256), or(isNull(assets.settledAt), ne(assets.status, status))))
+    .returning({ sha256: assets.sha256 });
+  return updated.length > 0;
 }
 
 export async function markFlowEnqueued(db: Executor, sha256: string): Promise<void> {

@@ -6,11 +6,12 @@ export async function recordWebhookDelivery(db: Executor, delivery: NewWebhookDe
   await db.insert(webhookDeliveries).values(delivery);
 }
 
+/** Newest first. */
 export async function listWebhookDeliveries(db: Executor, imageId: string, limit = 200): Promise<WebhookDelivery[]> {
   return db
     .select()
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.imageId, imageId))
-    .orderBy(desc(webhookDeliveries.createdAt))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.attempt))
     .limit(limit);
 }

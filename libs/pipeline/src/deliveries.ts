@@ -1,0 +1,49 @@
+import { findImage, listWebhookDeliveries } from '@renditions/db';
+import { GoneError, NotFoundError } from '@renditions/errors';
+import { assertOwnerAccess, type OwnerAccess } from './images';
+import type { Services } from './services';
+
+/** One webhook delivery attempt as the API shows it. */
+export interface DeliveryResource {
+  /** The `webhook-id` header: the same across the attempts of one event. */
+  event_id: string;
+  event_type: string;
+  url: string;
+  attempt: number;
+  /** `null` when no answer came (timeout, connection refused, refused address). */
+  status_code: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  succeeded: boolean;
+  created_at: string;
+}
+
+/**
+ * The webhook delivery log of an image, newest first: one entry per attempt, so an uploader can see why their
+ * receiver missed an event. Private to the uploader (delete token) and admins: it names the callback URL.
+ * @throws {NotFoundError} unknown id
+ * @throws {GoneError} deleted
+ * @throws {ForbiddenError} without the delete token or admin rights
+ */
+export async function listImageDeliveries(
+  services: Pick<Services, 'db'>,
+  id: string,
+  access: OwnerAccess,
+): Promise<DeliveryResource[]> {
+  const image = await findImage(services.db, id);
+  if (!image) throw new NotFoundError(`No image with id "${id}"`);
+  if (image.deletedAt) throw new GoneError(`Image "${id}" has been deleted`);
+  assertOwnerAccess(image, access, "read this image's webhook deliveries");
+  const deliveries = await listWebhookDeliveries(services.db, id);
+  return deliveries.map((delivery) => ({
+    event_id: delivery.eventId,
+    event_type: delivery.eventType,
+    url: delivery.url,
+    attempt: delivery.attempt,
+    status_code: delivery.statusCode,
+    latency_ms: delivery.latencyMs,
+    error: delivery.error,
+    succeeded: delivery.succeeded,
+    created_at: delivery.createdAt.toISOString(),
+  }));
+}

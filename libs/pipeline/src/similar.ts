@@ -1,0 +1,58 @@
+import { findImagesNearPhash, type StepStatus } from '@renditions/db';
+import { UnavailableForLegalReasonsError } from '@renditions/errors';
+import { loadImage } from './images';
+import { originalUrl } from './resource';
+import type { Services } from './services';
+
+export const DEFAULT_SIMILAR_DISTANCE = 10;
+/** Past 32 bits two pHashes are no more alike than unrelated photos, and the candidate lists approach a full scan. */
+export const MAX_SIMILAR_DISTANCE = 32;
+export const SIMILAR_LIMIT = 50;
+
+export interface SimilarImage {
+  id: string;
+  distance: number;
+  url: string;
+}
+
+/**
+ * `GET /api/v1/images/:id/similar`. `phash_status` is the image's phash stage: until it is `ready` the list is
+ * empty because there is nothing to compare yet, not because nothing is alike, so a client knows to ask again.
+ */
+export interface SimilarImages {
+  items: SimilarImage[];
+  phash_status: StepStatus;
+}
+
+/**
+ * Other live images whose perceptual hash is within `maxDistance` bits of this image's, nearest first (at most
+ * {@link SIMILAR_LIMIT}); other uploads of the same bytes come first, at distance 0.
+ * @throws {NotFoundError} unknown id
+ * @throws {GoneError} deleted
+ * @throws {UnavailableForLegalReasonsError} rejected by moderation: its look-alikes are not advertised either
+ */
+export async function findSimilarImages(
+  services: Pick<Services, 'db' | 'config'>,
+  id: string,
+  options: { maxDistance: number },
+): Promise<SimilarImages> {
+  const { image, asset } = await loadImage(services, id);
+  if (asset.moderationVerdict === 'reject') {
+    throw new UnavailableForLegalReasonsError(`Image "${id}" was taken down by moderation`);
+  }
+  if (asset.phash === null) return { items: [], phash_status: asset.phashStatus };
+  const rows = await findImagesNearPhash(services.db, {
+    phash: asset.phash,
+    maxDistance: options.maxDistance,
+    excludeImageId: image.id,
+    limit: SIMILAR_LIMIT,
+  });
+  return {
+    items: rows.map((row) => ({
+      id: row.id,
+      distance: row.distance,
+      url: originalUrl(services.config.publicBaseUrl, row, row),
+    })),
+    phash_status: asset.phashStatus,
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * `npx tsx scripts/bench/similar.ts`: near-duplicate search (`GET /api/v1/images/:id/similar`) on 1,000,000 hashes.
+ *
+ * On a throwaway database (the real migrations), seeds 1M assets with random 64-bit pHashes and one live image
+ * each, in SQL, plus the real hashes of a few corpus photos and of variants derived from them; ANALYZEs; then times
+ * the multi-index query (`findImagesNearPhash`) at max_distance 6, 10 and 16 against a full scan computing
+ * `bit_count` on every row, prints both, the plan PostgreSQL picked and whether the real variants were found.
+ * Wall-clock times depend on what else the machine runs; the PostgreSQL backend's CPU time per query (measured
+ * from /proc with parallel workers off, PostgreSQL on this machine) varies much less.
+ * The database is dropped at the end, also on failure.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { and, asc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import sharp from 'sharp';
+import {
+  assets,
+  connectDatabase,
+  findImagesNearPhash,
+  images,
+  migrateDatabase,
+  phashNear,
+  type Database,
+} from '@renditions/db';
+import { computePhash } from '@renditions/imaging';
+import { readCorpus } from '../../test/support/corpus';
+import { processCpuSeconds } from './proc';
+
+const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
+const RANDOM_HASHES = 1_000_000;
+const LIMIT = 50;
+const INDEXED_QUERIES = 200;
+// A full scan takes long enough that a few runs give a stable median.
+const FULL_SCAN_QUERIES = 15;
+const DISTANCES = [6, 10, 16];
+const TARGET_MS_AT_10 = 50;
+const REAL_PHOTOS = ['photos/DSCN0040.jpg', 'photos/nikon-e950.jpg', 'kodak/kodim23.png'];
+
+async function variantsOf(source: Buffer): Promise<Record<string, Buffer>> {
+  const upright = () => sharp(source).rotate();
+  const { autoOrient } = await sharp(source).metadata();
+  return {
+    original: source,
+    'resized 50%': await upright().resize(Math.round(autoOrient.width / 2)).jpeg().toBuffer(),
+    'JPEG q25': await upright().jpeg({ quality: 25 }).toBuffer(),
+    PNG: await upright().png().toBuffer(),
+    WebP: await upright().webp().toBuffer(),
+    '5px border': await upright().extend({ top: 5, bottom: 5, left: 5, right: 5, background: '#000' }).jpeg().toBuffer(),
+  };
+}
+
+async function seedRandomHashes(db: Database): Promise<void> {
+  // 64 random bits per row from md5 (random() alone has 52); everything else NOT NULL gets a constant.
+  await db.execute(sql`
+    insert into assets (sha256, format, mime, ext, width, height, orientation, pages, bytes, original_key, phash)
+    select 'random-' || n, 'jpeg', 'image/jpeg', 'jpg', 640, 480, 1, 1, 100000, 'originals/random-' || n,
+           ('x' || substr(md5(random()::text), 1, 16))::bit(64)::bigint
+    from generate_series(1, ${RANDOM_HASHES}) as n`);
+  await db.execute(sql`
+    insert into images (id, asset_sha256, delete_token_hash)
+    select 'random-' || n, 'random-' || n, 'bench' from generate_series(1, ${RANDOM_HASHES}) as n`);
+}
+
+/** Inserts the photos and their variants as live images; returns each photo's hash and its variants' image ids. */
+async function seedRealHashes(db: Database): Promise<Array<{ photo: string; phash: bigint; variantIds: string[] }>> {
+  const seeded = [];
+  for (const photo of REAL_PHOTOS) {
+    const variants = await variantsOf(readCorpus(photo));
+    const variantIds: string[] = [];
+    let photoHash = 0n;
+    for (const [name, bytes] of Object.entries(variants)) {
+      const id = `${photo} ${name}`;
+      const phash = await computePhash(bytes);
+      if (name === 'original') photoHash = phash;
+      else variantIds.push(id);
+      await db.insert(assets).values({
+        sha256: id,
+        format: 'jpeg',
+        mime: 'image/jpeg',
+        ext: 'jpg',
+        width: 640,
+        height: 480,
+        orientation: 1,
+        pages: 1,
+        bytes: bytes.length,
+        originalKey: `originals/${id}`,
+        phash: BigInt.asIntN(64, phash),
+      });
+      await db.insert(images).values({ id, assetSha256: id, deleteTokenHash: 'bench' });
+    }
+    seeded.push({ photo, phash: photoHash, variantIds });
+  }
+  return seeded;
+}
+
+/** The same answer as findImagesNearPhash without the quarter indexes: `bit_count` on every row. */
+function fullScan(db: Database, phash: bigint, maxDistance: number) {
+  const { distance } = phashNear(assets, phash, maxDistance);
+  return db
+    .select({ id: images.id, ext: assets.ext, distance })
+    .from(assets)
+    .innerJoin(images, eq(images.assetSha256, assets.sha256))
+    .where(and(lte(distance, maxDistance), isNull(images.deletedAt), ne(images.id, ''), ne(assets.moderationVerdict, 'reject')))
+    .orderBy(asc(distance), asc(images.createdAt), asc(images.id))
+    .limit(LIMIT);
+}
+
+const randomHash = () => randomBytes(8).readBigUInt64BE();
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+interface Timing {
+  p50: number;
+  p99: number;
+  /** CPU time of the PostgreSQL backend per query: what the query costs, however busy the machine is. */
+  serverCpuMs: number;
+  meanRows: number;
+}
+
+/** `count` queries for random hashes, one at a time, on the connection whose backend is `backendPid`. */
+async function timeQueries(backendPid: number, count: number, run: (phash: bigint) => Promise<unknown[]>): Promise<Timing> {
+  const durations: number[] = [];
+  let rows = 0;
+  const cpuBefore = processCpuSeconds(backendPid);
+  for (let i = 0; i < count; i++) {
+    const phash = randomHash();
+    const started = performance.now();
+    rows += (await run(phash)).length;
+    durations.push(performance.now() - started);
+  }
+  const serverCpuMs = ((processCpuSeconds(backendPid) - cpuBefore) * 1000) / count;
+  durations.sort((a, b) => a - b);
+  return { p50: percentile(durations, 50), p99: percentile(durations, 99), serverCpuMs, meanRows: rows / count };
+}
+
+/**
+ * Runs the queries without parallel workers, so the backend's CPU time is the query's whole cost (a parallel
+ * worker is another process), and again as configured, for the wall-clock times the API would see.
+ */
+async function timeBothWays(db: Database, backendPid: number, count: number, run: (phash: bigint) => Promise<unknown[]>) {
+  await db.execute(sql`set max_parallel_workers_per_gather = 0`);
+  const serial = await timeQueries(backendPid, count, run);
+  await db.execute(sql`reset max_parallel_workers_per_gather`);
+  return { serial, configured: await timeQueries(backendPid, count, run) };
+}
+
+function timingLine(label: string, { configured, serial }: { configured: Timing; serial: Timing }): string {
+  return [
+    label.padEnd(28),
+    `p50 ${ms(configured.p50).padStart(9)}  p99 ${ms(configured.p99).padStart(9)}`,
+    `| serial p50 ${ms(serial.p50).padStart(9)}  p99 ${ms(serial.p99).padStart(9)}  server CPU ${ms(serial.serverCpuMs).padStart(9)}`,
+    `| ${configured.meanRows.toFixed(2)} rows/query`,
+  ].join('  ');
+}
+
+/** The plan tree with the candidate arrays (hundreds of literals) shortened to their length. */
+async function planSummary(db: Database, phash: bigint, maxDistance: number): Promise<string> {
+  const query = findImagesNearPhash(db, { phash, maxDistance, excludeImageId: '', limit: LIMIT });
+  const rows = await db.execute<{ 'QUERY PLAN': string }>(sql`explain (analyze, buffers, costs off) ${query}`);
+  return rows
+    .map((row) => row['QUERY PLAN'])
+    .filter((line) => !/^\s*(Buffers|Planning|Heap Blocks|Recheck Cond|Sort Method)/.test(line))
+    .map((line) => line.replace(/'\{[\d,]+\}'::integer\[\]/g, (array) => `{${array.split(',').length} values}`))
+    .map((line) => (line.length > 160 ? `${line.slice(0, 157)}...` : line))
+    .join('\n');
+}
+
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+// Other processes on a small machine move every number here: print how busy it was.
+const load = () => `load average ${os.loadavg()[0]!.toFixed(1)} on ${os.availableParallelism()} cores`;
+
+async function main(): Promise<void> {
+  const name = `renditions_bench_similar_${randomBytes(4).toString('hex')}`;
+  const url = `${POSTGRES_SERVER}/${name}`;
+  await migrateDatabase(url);
+  const { db, close } = connectDatabase(url, { max: 1 });
+  try {
+    const started = performance.now();
+    await seedRandomHashes(db);
+    const real = await seedRealHashes(db);
+    await db.execute(sql`analyze`);
+    console.log(`seeded ${RANDOM_HASHES.toLocaleString('en')} random hashes + ${real.length} photos with variants in ${ms(performance.now() - started)}`);
+
+    for (const { photo, phash, variantIds } of real) {
+      const found = await findImagesNearPhash(db, { phash, maxDistance: 10, excludeImageId: `${photo} original`, limit: LIMIT });
+      const missing = variantIds.filter((id) => !found.some((row) => row.id === id));
+      const distances = found.map((row) => `${row.id.slice(photo.length + 1)}=${row.distance}`).join(', ');
+      console.log(`${photo} at max_distance 10: ${found.length} found (${distances})${missing.length ? `; MISSING ${missing.join(', ')}` : ''}`);
+    }
+
+    const [backend] = await db.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`);
+    const backendPid = backend!.pid;
+    console.log(`\nmulti-index query, ${INDEXED_QUERIES} random query hashes each (limit ${LIMIT}), ${load()}:`);
+    const indexed = new Map<number, { configured: Timing; serial: Timing }>();
+    for (const maxDistance of DISTANCES) {
+      const timing = await timeBothWays(db, backendPid, INDEXED_QUERIES, (phash) =>
+        findImagesNearPhash(db, { phash, maxDistance, excludeImageId: '', limit: LIMIT }),
+      );
+      indexed.set(maxDistance, timing);
+      console.log(timingLine(`  max_distance ${maxDistance}`, timing));
+    }
+
+    console.log(`\nfull-scan baseline (bit_count over every row), ${FULL_SCAN_QUERIES} queries each, ${load()}:`);
+    for (const maxDistance of DISTANCES) {
+      const timing = await timeBothWays(db, backendPid, FULL_SCAN_QUERIES, (phash) => fullScan(db, phash, maxDistance));
+      const ratio = timing.serial.serverCpuMs / indexed.get(maxDistance)!.serial.serverCpuMs;
+      console.log(`${timingLine(`  max_distance ${maxDistance}`, timing)}  (${ratio.toFixed(1)}x the multi-index CPU)`);
+    }
+
+    for (const maxDistance of [10, 16]) {
+      console.log(`\nplan at max_distance ${maxDistance} (EXPLAIN ANALYZE, one random query hash):\n${await planSummary(db, randomHash(), maxDistance)}`);
+    }
+
+    const atTen = indexed.get(10)!;
+    const verdict = (value: number) => `${ms(value)} ${value < TARGET_MS_AT_10 ? 'meets' : 'MISSES'} the ${TARGET_MS_AT_10} ms target`;
+    console.log(`\nmax_distance 10: server CPU per query ${verdict(atTen.serial.serverCpuMs)}; wall p99 ${verdict(atTen.configured.p99)} (${load()})`);
+  } finally {
+    await close();
+    const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  }
+}
+
+await main();
