@@ -34,7 +34,7 @@ async function allRenditionsLoaded(page: Page): Promise<void> {
 }
 
 async function originalLink(page: Page, pattern: RegExp): Promise<string> {
-  await expect.poll(() => page.inputValue('#original-link')).toMatch(pattern);
+  await expect.poll(() => page.inputValue('#original-link'), { timeout: 30_000 }).toMatch(pattern);
   return page.inputValue('#original-link');
 }
 
@@ -98,7 +98,7 @@ describe('in a browser', () => {
       await allRenditionsLoaded(page);
       const image = await getImage(ctx.url, link.split('/').pop()!.split('.')[0]!);
       expect((await loadedRenditionSources(page)).sort()).toEqual(image.renditions.map((rendition) => rendition.url).sort());
-      await expect.poll(() => page.textContent('#live-status')).toBe('All renditions are ready.');
+      await expect.poll(() => page.textContent('#live-status'), { timeout: 30_000 }).toBe('All renditions are ready.');
       expect(await page.textContent('#status')).toBe('Ready');
       // It followed the image live: the event stream answered, and the page never had to fall back to polling.
       expect(streams).toEqual([expect.stringMatching(/^text\/event-stream/)]);

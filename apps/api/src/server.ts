@@ -25,6 +25,7 @@ export function createApp(
   /** Aborted when the server stops: ends the live event streams, which would otherwise hold the stop. */
   shutdown: AbortSignal = new AbortController().signal,
 ): express.Express {
+  const isAdmin = (authorization?: string) => isAdminAuthorization(services.config.admin, authorization);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -36,9 +37,9 @@ export function createApp(
   app.use(adminQueueRoutes(services));
   app.use(adminBlocklistRoutes(services));
   app.use(adminModerationRoutes(services));
-  app.use(imageRoutes(services, metrics, (header) => isAdminAuthorization(services.config.admin, header)));
-  app.use(deliveryRoutes(services, (header) => isAdminAuthorization(services.config.admin, header)));
-  app.use(metadataRoutes(services, (header) => isAdminAuthorization(services.config.admin, header)));
+  app.use(imageRoutes(services, metrics, isAdmin));
+  app.use(deliveryRoutes(services, isAdmin));
+  app.use(metadataRoutes(services, isAdmin));
   app.use(similarRoutes(services));
   app.use(eventRoutes(services, shutdown));
   app.use(cdnRoutes(services));

@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBlockedHashesNear, findImagesNearPhash } from '../src/queries/similar';
+import { findBlockedHashesNear, findImagesNearPhash, similarImagesQuery } from '../src/queries/similar';
 import { assets, blockedHashes, images, type NewAsset } from '../src/schema';
 import { createThrowawayDatabase, type ThrowawayDatabase } from './throwaway-database';
 
@@ -105,7 +105,7 @@ describe('findImagesNearPhash', () => {
     imageRows.push({ id: 'self-copy', assetSha256: 'self', deleteTokenHash: 'x' });
     imageRows.push({ id: 'deleted-copy', assetSha256: 'self', deleteTokenHash: 'x' });
     for (let i = 0; i < imageRows.length; i += 5000) await database.db.insert(images).values(imageRows.slice(i, i + 5000));
-    await database.db.update(images).set({ deletedAt: new Date() }).where(sql`${images.id} = 'deleted-copy'`);
+    await database.db.update(images).set({ deletedAt: new Date() }).where(eq(images.id, 'deleted-copy'));
     searchable.set('self-copy', query);
     await database.db.execute(sql`analyze`);
   });
@@ -145,7 +145,7 @@ describe('findImagesNearPhash', () => {
     // the candidate filter is indexable (scripts/bench/similar.ts shows the planner choosing it on 1M hashes).
     const plan = await database.db.transaction(async (tx) => {
       await tx.execute(sql`set local enable_seqscan = off`);
-      return tx.execute<{ 'QUERY PLAN': string }>(sql`explain ${search(10, 50)}`);
+      return tx.execute<{ 'QUERY PLAN': string }>(sql`explain ${similarImagesQuery(tx, { phash: query, maxDistance: 10, excludeImageId: 'self', limit: 50 })}`);
     });
     const text = plan.map((row) => row['QUERY PLAN']).join('\n');
     expect(text).toContain('BitmapOr');
@@ -153,8 +153,8 @@ describe('findImagesNearPhash', () => {
     expect(text).not.toMatch(/Seq Scan on assets/);
   });
 
-  it('refuses a distance it cannot search', () => {
-    expect(() => search(65)).toThrow('Expected integer between 0 and 64 for maxDistance but received 65 of type number');
+  it('refuses a distance it cannot search', async () => {
+    await expect(search(65)).rejects.toThrow('Expected integer between 0 and 64 for maxDistance but received 65 of type number');
   });
 });
 

@@ -30,7 +30,12 @@ export class EventBus {
     private readonly subscribeTimeoutMs = 2000,
   ) {
     // Publishing is best effort while Redis is down: polling and webhooks (from the database) still work.
-    this.publisher = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+    this.publisher = new Redis(redisUrl, {
+      enableOfflineQueue: false,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 1,
+      lazyConnect: true,
+    });
     this.publisher.on('error', () => undefined);
     this.publisher.connect().catch(() => undefined);
   }
