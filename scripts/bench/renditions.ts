@@ -54,6 +54,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const THROUGHPUT = { uploadConcurrency: 4, pollMs: 100, timelineMs: 2000 };
 const RUNNABLE_SAMPLE_MS = 100;
+/** Plain sharp runs before and after the pipeline; a larger difference means the machine's load moved meanwhile. */
+const PLAIN_DRIFT_WARNING = 0.2;
 const READY = { photo: 'photos/42_IndexError.jpg', repeats: 3, pollMs: 50 };
 const LATENCY = {
   uploadsPerLevel: 40,
@@ -706,6 +708,13 @@ function printThroughput(results: Results): void {
       ],
     ),
   );
+  const drift = Math.abs(plainBefore.wallMs - plainAfter.wallMs) / Math.min(plainBefore.wallMs, plainAfter.wallMs);
+  if (drift > PLAIN_DRIFT_WARNING) {
+    console.log(
+      `\nWARNING: plain sharp took ${sec(plainBefore.wallMs)} before and ${sec(plainAfter.wallMs)} after the pipeline: ` +
+        `the machine's other load changed during the run, so the ratio below is unreliable; run again on a quieter machine.`,
+    );
+  }
   console.log(
     `\nplain sharp ran ${plainBefore.imagesInFlight} images at a time with the worker's nice and allocator (sharp threads ${plainBefore.sharpConcurrency}).` +
       `\npipeline / plain sharp, images per minute (plain: mean of before and after): ${ratios.wall.toFixed(2)} (goal >= 0.85)` +
