@@ -9,8 +9,7 @@ export function createRedisConnection(url: string, role: 'worker' | 'producer'):
   const options: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-      : // No ready check: with the offline queue off, ioredis's INFO probe on a closing socket rejects unhandled.
-        { maxRetriesPerRequest: 1, enableOfflineQueue: false, enableReadyCheck: false, connectTimeout: 2000 };
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 };
   return new Redis(url, {
     ...options,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
