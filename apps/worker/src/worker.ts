@@ -36,9 +36,10 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
     prefix: config.queuePrefix,
     lockDurationMs: config.worker.lockDurationMs,
     concurrency: {
+      // An asset's AVIFs start only after its JPEG/WebP renditions (FLOW_TREE), so both queues get every core:
+      // a single AVIF slot left the cores idle at the tail of a batch (scripts/bench/renditions.ts).
       render: rendering,
-      // AVIF encodes are long; half the slots keep cores free for the cheap renditions of new uploads.
-      'render-avif': Math.max(1, Math.floor(rendering / 2)),
+      'render-avif': rendering,
       strip: rendering,
       phash: rendering,
       moderation: 8,

@@ -1,6 +1,6 @@
 import type { FlowJob, JobsOptions } from 'bullmq';
 import { jobIdFor } from './jobs';
-import { CHILD_QUEUES, type QueueName } from './names';
+import { FLOW_TREE, type QueueName } from './names';
 
 const RETENTION: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
   removeOnComplete: true,
@@ -50,23 +50,26 @@ function jobOptions(queue: QueueName, sha256: string, attempts = ATTEMPTS[queue]
 }
 
 /**
- * One asset's work as a BullMQ flow: the `settle` parent runs once every child has completed or failed for
- * good (`ignoreDependencyOnFailure`), so an image always settles and never stays `processing`.
+ * One asset's work as a BullMQ flow (shape in FLOW_TREE): the `settle` parent runs once every job below it has
+ * completed or failed for good (`ignoreDependencyOnFailure` at every level), so an image always settles and never
+ * stays `processing`.
  */
 export function assetFlow(sha256: string, options: AssetFlowOptions = {}): FlowJob {
+  const child = (queue: QueueName, children: readonly QueueName[] = []): FlowJob => ({
+    name: queue,
+    queueName: queue,
+    data: { sha256 },
+    opts: {
+      ...jobOptions(queue, sha256, queue === 'moderation' ? options.moderationAttempts : undefined),
+      ignoreDependencyOnFailure: true,
+    },
+    ...(children.length > 0 ? { children: children.map((queue) => child(queue)) } : {}),
+  });
   return {
     name: 'settle',
     queueName: 'settle',
     data: { sha256 },
     opts: jobOptions('settle', sha256),
-    children: CHILD_QUEUES.map((queue) => ({
-      name: queue,
-      queueName: queue,
-      data: { sha256 },
-      opts: {
-        ...jobOptions(queue, sha256, queue === 'moderation' ? options.moderationAttempts : undefined),
-        ignoreDependencyOnFailure: true,
-      },
-    })),
+    children: Object.entries(FLOW_TREE).map(([queue, children]) => child(queue as QueueName, children)),
   };
 }

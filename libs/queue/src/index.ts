@@ -1,4 +1,4 @@
-export { QUEUE_NAMES, CHILD_QUEUES, RENDER_QUEUE_FORMATS, type QueueName } from './names';
+export { QUEUE_NAMES, FLOW_TREE, RENDER_QUEUE_FORMATS, type QueueName } from './names';
 export { jobIdFor, type AssetJobData, type WebhookJobData, type JobDataMap, type JobOutcome, type ProcessorFn, type ProcessorMap } from './jobs';
 export { assetFlow, webhookJobOptions, type AssetFlowOptions, type WebhookRetryPolicy } from './flow';
 export { createRedisConnection } from './connection';

@@ -2,8 +2,16 @@
 export const QUEUE_NAMES = ['strip', 'phash', 'moderation', 'render', 'render-avif', 'settle', 'webhook'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
-/** The stages and renditions that run as children of one asset's `settle` job. */
-export const CHILD_QUEUES = ['strip', 'phash', 'moderation', 'render', 'render-avif'] as const satisfies readonly QueueName[];
+/**
+ * The shape of one asset's flow under its `settle` job: each key runs after its children. Moderation waits for
+ * the perceptual hash (the blocklist needs it), and an asset's AVIFs wait for its JPEG and WebP renditions, so
+ * the cheap renditions of an upload are never slowed by its own AVIF encodes.
+ */
+export const FLOW_TREE = {
+  strip: [],
+  moderation: ['phash'],
+  'render-avif': ['render'],
+} as const satisfies Partial<Record<QueueName, readonly QueueName[]>>;
 
 /**
  * AVIF costs ~20x more to encode than WebP or JPEG, so it has a queue of its own: the cheap renditions of a new

@@ -1,20 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { assetFlow } from '../src/flow';
-import { CHILD_QUEUES } from '../src/names';
+import type { FlowJob } from 'bullmq';
 
 describe('assetFlow', () => {
   const sha = 'a'.repeat(64);
   const flow = assetFlow(sha);
+  const descendants = (job: FlowJob): FlowJob[] => (job.children ?? []).flatMap((child) => [child, ...descendants(child)]);
+  const shape = (job: FlowJob): unknown => ({ [job.queueName]: (job.children ?? []).map(shape) });
 
-  it('is a settle parent over one child per stage and rendition queue', () => {
-    expect(flow.queueName).toBe('settle');
-    expect(flow.children?.map((child) => child.queueName)).toEqual([...CHILD_QUEUES]);
+  it('is a settle parent over every stage and rendition queue, AVIF after JPEG/WebP, moderation after phash', () => {
+    expect(shape(flow)).toEqual({
+      settle: [{ strip: [] }, { moderation: [{ phash: [] }] }, { 'render-avif': [{ render: [] }] }],
+    });
   });
 
   it('uses deterministic, colon-free job ids so enqueueing twice is a no-op', () => {
-    const ids = [flow, ...(flow.children ?? [])].map((job) => job.opts?.jobId);
+    const ids = [flow, ...descendants(flow)].map((job) => job.opts?.jobId);
     const again = assetFlow(sha);
-    expect([again, ...(again.children ?? [])].map((job) => job.opts?.jobId)).toEqual(ids);
+    expect([again, ...descendants(again)].map((job) => job.opts?.jobId)).toEqual(ids);
     for (const id of ids) {
       expect(id).toContain(sha);
       expect(id).not.toContain(':');
@@ -23,7 +26,7 @@ describe('assetFlow', () => {
   });
 
   it('retries with backoff and lets the parent settle when a child fails for good', () => {
-    for (const child of flow.children ?? []) {
+    for (const child of descendants(flow)) {
       expect(child.opts?.attempts).toBeGreaterThanOrEqual(3);
       expect(child.opts?.backoff).toMatchObject({ type: 'exponential' });
       expect(child.opts?.ignoreDependencyOnFailure).toBe(true);

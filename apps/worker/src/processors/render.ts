@@ -1,5 +1,5 @@
 import { findAsset, markRenditionReady, markRenditionsProcessing } from '@renditions/db';
-import { renderRenditions, type RenditionSpec } from '@renditions/imaging';
+import { renderRenditions, type EncodedImage, type RenditionSpec } from '@renditions/imaging';
 import { announceAsset, storageKeys, strongEtag, type Services } from '@renditions/pipeline';
 import { RENDER_QUEUE_FORMATS, type ProcessorFn } from '@renditions/queue';
 
@@ -24,22 +24,40 @@ export function createRenderProcessor<Q extends RenderQueue>(services: Services,
       height,
     })) as RenditionSpec[];
     const source = await services.storage.getBuffer(asset.originalKey);
-    let orphaned = 0;
-    await renderRenditions(source, specs, async (spec, output) => {
-      const key = storageKeys.rendition(sha256, spec.size, spec.format);
-      await services.storage.put(key, output.data, { contentType: output.mime, contentLength: output.data.length });
-      const recorded = await markRenditionReady(
-        services.db,
-        { sha256, size: spec.size, format: spec.format },
-        { storageKey: key, bytes: output.data.length, etag: strongEtag(output.data) },
-      );
-      if (!recorded) {
-        orphaned += 1;
-        await services.storage.delete(key);
-        return;
-      }
-      await announceAsset(services, sha256, ['image.rendition.ready', 'image.updated']);
-    });
-    return orphaned > 0 ? { outcome: 'skipped', detail: 'asset deleted or rejected while rendering' } : { outcome: 'done' };
+    // Storing, recording and announcing a rendition runs beside the next encode instead of holding an encode lane.
+    const persisting: Promise<boolean>[] = [];
+    try {
+      await renderRenditions(source, specs, async (spec, output) => {
+        persisting.push(persistRendition(services, sha256, spec, output));
+      });
+    } finally {
+      await Promise.allSettled(persisting);
+    }
+    const recorded = await Promise.all(persisting);
+    return recorded.every(Boolean)
+      ? { outcome: 'done' }
+      : { outcome: 'skipped', detail: 'asset deleted or rejected while rendering' };
   };
+}
+
+/** Stores one rendition and flips it to ready; false when the asset went away meanwhile (its bytes are removed). */
+async function persistRendition(
+  services: Services,
+  sha256: string,
+  spec: RenditionSpec,
+  output: EncodedImage,
+): Promise<boolean> {
+  const key = storageKeys.rendition(sha256, spec.size, spec.format);
+  await services.storage.put(key, output.data, { contentType: output.mime, contentLength: output.data.length });
+  const recorded = await markRenditionReady(
+    services.db,
+    { sha256, size: spec.size, format: spec.format },
+    { storageKey: key, bytes: output.data.length, etag: strongEtag(output.data) },
+  );
+  if (!recorded) {
+    await services.storage.delete(key);
+    return false;
+  }
+  await announceAsset(services, sha256, ['image.rendition.ready', 'image.updated']);
+  return true;
 }
