@@ -10,7 +10,6 @@ import { loadConfig } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const WORKER_NICENESS = 10;
 // jemalloc keeps sharp's memory flat under load (see BASELINE.md); used when the system has it.
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
@@ -19,7 +18,12 @@ const config = loadConfig();
 await migrateDatabase(config.databaseUrl);
 
 function launch(name: string, entry: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(TSX, [path.join(ROOT, entry)], { stdio: 'inherit', env: { ...process.env, ...env } });
+  // Node runs the entry point itself (tsx as a loader), so the pid we renice and signal is the process doing the work.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`${name} exited (${signal ?? code}); stopping`);

@@ -4,7 +4,6 @@
  * Redis). Every reading is of a live process; a process that has exited reads as an error.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** USER_HZ: /proc reports CPU time in these ticks; 100 on every x86_64 Linux build. */
 const TICKS_PER_SECOND = 100;
@@ -75,24 +74,3 @@ export function machineBusySeconds(): number {
   return (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND;
 }
 
-/** Direct children of a process; none once it has exited. */
-export function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/**
- * The tsx CLI runs the script in a child `node` process; that child is the one that decodes and encodes, so it
- * is the one to measure. Waits until tsx has started it.
- */
-export async function tsxChildPid(tsxPid: number, timeoutMs = 15_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (let children = childPids(tsxPid); children.length === 0; children = childPids(tsxPid)) {
-    if (Date.now() > deadline) throw new Error(`tsx (pid ${tsxPid}) started no child within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-  return childPids(tsxPid)[0]!;
-}

@@ -32,7 +32,6 @@ import { CORPUS_DIR } from '../../test/support/corpus';
 import { getImage, upload } from '../../test/support/http';
 import type { PlainResult } from './plain-sharp';
 import {
-  childPids,
   hasLibraryMapped,
   machineBusySeconds,
   mainThreadCpuSeconds,
@@ -40,12 +39,10 @@ import {
   peakRssBytes,
   processCpuSeconds,
   runnableThreads,
-  tsxChildPid,
 } from './proc';
 import { median, readStageStats, type StageStats } from './stages';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 // The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
 const WORKER_NICENESS = 10;
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
@@ -72,8 +69,8 @@ const LATENCY = {
 
 interface Service {
   name: string;
-  tsx: ChildProcess;
-  /** The node process tsx runs the entry in: the one doing the work, so the one measured. */
+  /** Node running the entry with tsx as a loader: the process doing the work, so the one measured. */
+  child: ChildProcess;
   pid: number;
 }
 
@@ -153,7 +150,7 @@ function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
- * Spawns `tsx entry` as scripts/start.ts does, including lowering the priority right after the spawn; output
+ * Spawns `node --import tsx entry` as scripts/start.ts does, including lowering the priority right after the spawn; output
  * goes to <dir>/<name>.log (only warnings and errors at LOG_LEVEL=warn) unless `stdout` is collected.
  */
 async function launch(
@@ -166,16 +163,15 @@ async function launch(
   stdout: 'log' | 'pipe' = 'log',
 ): Promise<Service> {
   const log = openSync(path.join(dir, `${name}.log`), 'a');
-  const tsx = spawn(TSX, [path.join(ROOT, entry), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', stdout === 'pipe' ? 'pipe' : log, log],
   });
   closeSync(log);
-  if (nice !== 0 && tsx.pid) os.setPriority(tsx.pid, nice);
-  cleanups.push(() => stop(tsx));
-  const pid = await tsxChildPid(tsx.pid!);
-  return { name, tsx, pid };
+  if (nice !== 0 && child.pid) os.setPriority(child.pid, nice);
+  cleanups.push(() => stop(child));
+  return { name, child, pid: child.pid! };
 }
 
 /**
@@ -185,8 +181,6 @@ async function launch(
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  // The tsx CLI cannot pass SIGKILL on, so its node child is killed first, by its own pid.
-  for (const pid of childPids(child.pid!)) process.kill(pid, 'SIGKILL');
   child.kill('SIGKILL');
   await exited;
 }
@@ -393,9 +387,9 @@ async function runPlainSharp(stack: Stack, inputs: Input[]): Promise<PlainRun> {
   const files = inputs.map((input) => path.join(CORPUS_DIR, input.name));
   const child = await launch('plain-sharp', 'scripts/bench/plain-sharp.ts', files, workerEnv(stack.env), stack.dir, WORKER_NICENESS, 'pipe');
   let output = '';
-  child.tsx.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const runnable = startSampler(RUNNABLE_SAMPLE_MS, () => runnableThreads(child.pid));
-  const code = await new Promise((resolve) => child.tsx.once('exit', resolve));
+  const code = await new Promise((resolve) => child.child.once('exit', resolve));
   const samples = await runnable.stop();
   if (code !== 0) throw new Error(`plain-sharp exited with ${code}; see ${stack.dir}/plain-sharp.log`);
   const result = JSON.parse(output.trim().split('\n').pop()!) as PlainResult;

@@ -15,8 +15,10 @@ describe('a worker killed mid-job', () => {
   afterAll(async () => ctx?.stop());
 
   it('has its job picked up by another worker, and the image still reaches ready', async () => {
-    const doomed = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'apps/worker/src/main.ts')], {
-      env: { ...process.env, ...ctx.env, PUBLIC_BASE_URL: ctx.url, PORT: '3000' },
+    // Node itself runs the worker (tsx as a loader), so SIGKILL hits the worker and not a wrapper process.
+    const doomed = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'apps/worker/src/main.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, ...ctx.env, PUBLIC_BASE_URL: ctx.url, PORT: '3000', WORKER_METRICS_PORT: '0' },
       stdio: 'ignore',
     });
     const response = await upload(ctx.url, readCorpus('photos/42_IndexError.jpg'));
