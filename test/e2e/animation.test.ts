@@ -1,10 +1,9 @@
-import { readdir } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countQueueJobs, createTestContext, type TestContext } from '../support/context';
+import { createTestContext, expectNothingLeftBehind, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { fetchBytes, upload, waitForImage, type UploadResponse } from '../support/http';
-import { meanAbsDiff, thumbnail } from '../support/pixels';
+import { meanAbsDiff, smallRgb as thumbnail } from '../../libs/imaging/test/pixels';
 
 /** An animated GIF of `frames` frames of width x height, consecutive frames different so none is merged away. */
 async function animatedGif(frames: number, width: number, height: number): Promise<Buffer> {
@@ -25,23 +24,13 @@ describe('animations: capped at upload, WebP renditions stay animated', () => {
   });
   afterAll(async () => ctx?.stop());
 
-  async function expectNothingLeftBehind() {
-    const files = (await readdir(ctx.storageDir!, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
-    expect(files).toEqual([]);
-    const rows = await ctx.services.db.execute<{ n: number }>(
-      'select (select count(*) from images) + (select count(*) from assets) + (select count(*) from renditions) as n' as never,
-    );
-    expect(Number(rows[0]?.n)).toBe(0);
-    expect(await countQueueJobs(ctx.services.config.redisUrl, ctx.services.config.queuePrefix)).toBe(0);
-  }
-
   it('refuses an animation of more than MAX_ANIMATION_FRAMES frames with 422, leaving nothing behind', async () => {
     const response = await upload(ctx.url, await animatedGif(400, 4, 4));
     expect(response.status).toBe(422);
     const { error } = (await response.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe('too_many_pixels');
     expect(error.message).toMatch(/at most 300 frames; this one declares 400 frames of 4x4/);
-    await expectNothingLeftBehind();
+    await expectNothingLeftBehind(ctx);
   });
 
   it('refuses an animation of more than MAX_ANIMATION_PIXELS pixels in all with 422, leaving nothing behind', async () => {
@@ -50,7 +39,7 @@ describe('animations: capped at upload, WebP renditions stay animated', () => {
     const { error } = (await response.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe('too_many_pixels');
     expect(error.message).toMatch(/at most 200000 pixels in all frames together; the animation declares 40 frames of 80x80 \(256000 pixels\)/);
-    await expectNothingLeftBehind();
+    await expectNothingLeftBehind(ctx);
   });
 
   it.each([

@@ -4,7 +4,7 @@ import type { ImageResource } from '@renditions/pipeline';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { fetchBytes, upload, waitForImage, type UploadResponse } from '../support/http';
-import { meanAbsDiff, thumbnail } from '../support/pixels';
+import { meanAbsDiff, smallRgb as thumbnail } from '../../libs/imaging/test/pixels';
 
 /**
  * A wide-gamut photo: the Kodak scan's pixel values, tagged with sharp's Display P3 profile without converting

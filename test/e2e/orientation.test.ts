@@ -4,7 +4,7 @@ import type { ImageResource } from '@renditions/pipeline';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { fetchBytes, upload, waitForImage, type UploadResponse } from '../support/http';
-import { meanAbsDiff, thumbnail } from '../support/pixels';
+import { meanAbsDiff, smallRgb as thumbnail } from '../../libs/imaging/test/pixels';
 
 /** The original and a few renditions of every kind: a crop, inside boxes, each format. */
 const COMPARED = ['original', 's.webp', 'm.jpg', 'l.webp', 'h.avif'] as const;

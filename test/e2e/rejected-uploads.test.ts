@@ -1,6 +1,5 @@
-import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countQueueJobs, createTestContext, type TestContext } from '../support/context';
+import { createTestContext, expectNothingLeftBehind, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload } from '../support/http';
 
@@ -27,23 +26,13 @@ describe('rejected uploads', () => {
   });
   afterAll(async () => ctx?.stop());
 
-  async function expectNothingLeftBehind() {
-    const files = (await readdir(ctx.storageDir!, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
-    expect(files).toEqual([]);
-    const rows = await ctx.services.db.execute<{ n: number }>(
-      'select (select count(*) from images) + (select count(*) from assets) + (select count(*) from renditions) as n' as never,
-    );
-    expect(Number(rows[0]?.n)).toBe(0);
-    expect(await countQueueJobs(ctx.services.config.redisUrl, ctx.services.config.queuePrefix)).toBe(0);
-  }
-
   it.each(BAD_FILES)('%s gets %i %s and leaves nothing behind', async (file, status, code) => {
     const response = await upload(ctx.url, readCorpus(file), { filename: 'photo.jpg', type: 'image/jpeg' });
     expect(response.status).toBe(status);
     const body = (await response.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe(code);
     expect(body.error.message).toEqual(expect.any(String));
-    await expectNothingLeftBehind();
+    await expectNothingLeftBehind(ctx);
   });
 
   it('refuses a file over MAX_UPLOAD_BYTES with 413', async () => {
@@ -52,7 +41,7 @@ describe('rejected uploads', () => {
     const tooLarge = await upload(ctx.url, Buffer.concat([readCorpus('photos/42_IndexError.jpg'), Buffer.alloc(1_000_000)]));
     expect(tooLarge.status).toBe(413);
     expect(await tooLarge.json()).toMatchObject({ error: { code: 'file_too_large' } });
-    await expectNothingLeftBehind();
+    await expectNothingLeftBehind(ctx);
   });
 
   it('answers missing_file without a file and invalid_request for bad fields', async () => {
@@ -73,6 +62,6 @@ describe('rejected uploads', () => {
     }
     const wrongField = await upload(ctx.url, photo, { field: 'file' });
     expect(wrongField.status).toBe(400);
-    await expectNothingLeftBehind();
+    await expectNothingLeftBehind(ctx);
   });
 });

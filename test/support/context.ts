@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { expect } from 'vitest';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -115,6 +116,17 @@ async function dropDatabase(databaseUrl: string): Promise<void> {
   } finally {
     await sql.end();
   }
+}
+
+/** A rejected upload leaves nothing behind: no stored object, no row, no job. */
+export async function expectNothingLeftBehind(ctx: TestContext): Promise<void> {
+  const files = (await readdir(ctx.storageDir!, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  expect(files).toEqual([]);
+  const rows = await ctx.services.db.execute<{ n: number }>(
+    'select (select count(*) from images) + (select count(*) from assets) + (select count(*) from renditions) as n' as never,
+  );
+  expect(Number(rows[0]?.n)).toBe(0);
+  expect(await countQueueJobs(ctx.services.config.redisUrl, ctx.services.config.queuePrefix)).toBe(0);
 }
 
 /** Jobs in any state across every queue of a prefix: what an upload left in Redis. */

@@ -1,15 +1,12 @@
 import sharp from 'sharp';
 
 /**
- * Decodes any image to small sRGB raw pixels (alpha dropped onto white) for comparisons. Full decode first,
+ * Decodes any image to small sRGB (or greyscale) raw pixels, alpha dropped onto white, for comparisons. Full decode first,
  * then scale: JPEG/WebP shrink-on-load would otherwise make two decodes of the same picture differ.
  */
-export async function smallRgb(input: Buffer, width: number, height: number): Promise<Buffer> {
-  const { data, info } = await sharp(input)
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+export async function smallRgb(input: Buffer, width: number, height: number, grey = false): Promise<Buffer> {
+  const pipeline = sharp(input).flatten({ background: '#ffffff' }).toColourspace('srgb');
+  const { data, info } = await (grey ? pipeline.greyscale() : pipeline).raw().toBuffer({ resolveWithObject: true });
   return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
     .resize(width, height, { fit: 'fill' })
     .raw()
