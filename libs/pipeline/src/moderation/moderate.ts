@@ -81,10 +81,8 @@ async function decide(services: Services, asset: Asset, image: Image, eventId: s
 }
 
 /**
- * The phash stage runs beside this one, so the hash may not be there yet. Hashing here (a 32x32 shrink-on-load
- * decode: milliseconds) beats making moderation wait for the phash job: the flow stays one flat level under
- * settle, which reconcile and the flow ids rely on, and the hook is never queued behind other uploads' hashing.
- * Recording it makes the phash job find its work done.
+ * Moderation runs after the phash job (FLOW_TREE), but that job may have failed for good, and the blocklist
+ * cannot be skipped: hash here then (a 32x32 shrink-on-load decode, milliseconds) and record it.
  */
 async function hashNow(services: Services, asset: Asset): Promise<bigint> {
   const phash = BigInt.asIntN(64, await computePhash(await services.storage.getBuffer(asset.originalKey)));
