@@ -6,6 +6,8 @@ import { startServer, type RunningServer } from '@renditions/api';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { dropQueueKeys } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload } from '../support/http';
 
@@ -13,13 +15,14 @@ describe('PostgreSQL unreachable', () => {
   let services: ServicesHandle;
   let api: RunningServer;
   let storageDir: string;
+  const queuePrefix = `{test-${randomBytes(6).toString('hex')}}`;
   beforeAll(async () => {
     storageDir = await mkdtemp(path.join(os.tmpdir(), 'objects-'));
     // Nothing listens on port 1: every connection attempt is refused at once.
     const config = loadConfig({
       DATABASE_URL: 'postgres://postgres@127.0.0.1:1/renditions',
       STORAGE_DIR: storageDir,
-      QUEUE_PREFIX: '{test-db-down}',
+      QUEUE_PREFIX: queuePrefix,
       LOG_LEVEL: 'silent',
     });
     services = createServices(config, createLogger({ level: 'silent', name: 'test' }));
@@ -28,6 +31,7 @@ describe('PostgreSQL unreachable', () => {
   afterAll(async () => {
     await api?.stop();
     await services?.close();
+    await dropQueueKeys('redis://127.0.0.1:6379', queuePrefix);
     await rm(storageDir, { recursive: true, force: true });
   });
 

@@ -95,7 +95,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   };
 }
 
-async function dropQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+export async function dropQueueKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
   try {
     await redis.connect();
