@@ -5,7 +5,7 @@ import { pinoHttp } from 'pino-http';
 import { NotFoundError } from '@renditions/errors';
 import { createMetrics, type Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
-import { isAdminAuthorization } from './middleware/admin-auth';
+import { ownerAccessReader } from './middleware/admin-auth';
 import { errorHandler } from './middleware/errors';
 import { adminBlocklistRoutes } from './routes/admin-blocklist';
 import { adminModerationRoutes } from './routes/admin-moderation';
@@ -25,7 +25,7 @@ export function createApp(
   /** Aborted when the server stops: ends the live event streams, which would otherwise hold the stop. */
   shutdown: AbortSignal = new AbortController().signal,
 ): express.Express {
-  const isAdmin = (authorization?: string) => isAdminAuthorization(services.config.admin, authorization);
+  const ownerAccess = ownerAccessReader(services.config.admin);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -37,9 +37,9 @@ export function createApp(
   app.use(adminQueueRoutes(services));
   app.use(adminBlocklistRoutes(services));
   app.use(adminModerationRoutes(services));
-  app.use(imageRoutes(services, metrics, isAdmin));
-  app.use(deliveryRoutes(services, isAdmin));
-  app.use(metadataRoutes(services, isAdmin));
+  app.use(imageRoutes(services, metrics, ownerAccess));
+  app.use(deliveryRoutes(services, ownerAccess));
+  app.use(metadataRoutes(services, ownerAccess));
   app.use(similarRoutes(services));
   app.use(eventRoutes(services, shutdown));
   app.use(cdnRoutes(services));

@@ -1,15 +1,6 @@
-import {
-  countLiveImagesOfAsset,
-  deleteAsset,
-  findAsset,
-  findImage,
-  listRenditions,
-  lockAsset,
-  markImageDeleted,
-} from '@renditions/db';
-import { GoneError, NotFoundError } from '@renditions/errors';
+import { countLiveImagesOfAsset, deleteAsset, findAsset, listRenditions, lockAsset, markImageDeleted } from '@renditions/db';
 import { asDependencyError } from './errors';
-import { assertMayDelete, loadImage } from './images';
+import { assertMayDelete, loadImage, type OwnerAccess } from './images';
 import { announceImage } from './notify';
 import type { Services } from './services';
 
@@ -21,20 +12,17 @@ import type { Services } from './services';
 export async function deleteImage(
   services: Services,
   id: string,
-  access: { deleteToken?: string; isAdmin?: boolean },
+  access: OwnerAccess,
 ): Promise<void> {
-  const image = await findImage(services.db, id);
-  if (!image) throw new NotFoundError(`No image with id "${id}"`);
-  if (image.deletedAt) throw new GoneError(`Image "${id}" has been deleted`);
-  assertMayDelete(image, access);
-  const sha256 = image.assetSha256;
   const before = await loadImage(services, id);
+  assertMayDelete(before.image, access);
+  const sha256 = before.asset.sha256;
 
   const assetRemoved = await services.db
     .transaction(async (tx) => {
-      if (sha256) await lockAsset(tx, sha256);
+      await lockAsset(tx, sha256);
       await markImageDeleted(tx, id);
-      if (!sha256 || (await countLiveImagesOfAsset(tx, sha256)) > 0) return false;
+      if ((await countLiveImagesOfAsset(tx, sha256)) > 0) return false;
       const asset = await findAsset(tx, sha256);
       if (!asset) return false;
       const renditions = await listRenditions(tx, sha256);
@@ -49,7 +37,7 @@ export async function deleteImage(
     });
 
   await announceImage(services, before.image, before.asset, before.renditions, ['image.deleted']);
-  if (assetRemoved && sha256) {
+  if (assetRemoved) {
     await services.queues.dropAsset(sha256).catch((error: unknown) => {
       services.logger.warn({ err: error, sha256 }, 'could not drop pending jobs; they will find the asset gone');
     });

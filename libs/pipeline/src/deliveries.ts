@@ -1,6 +1,5 @@
-import { findImage, listWebhookDeliveries } from '@renditions/db';
-import { GoneError, NotFoundError } from '@renditions/errors';
-import { assertOwnerAccess, type OwnerAccess } from './images';
+import { listWebhookDeliveries } from '@renditions/db';
+import { assertOwnerAccess, findLiveImage, type OwnerAccess } from './images';
 import type { Services } from './services';
 
 /** One webhook delivery attempt as the API shows it. */
@@ -30,9 +29,7 @@ export async function listImageDeliveries(
   id: string,
   access: OwnerAccess,
 ): Promise<DeliveryResource[]> {
-  const image = await findImage(services.db, id);
-  if (!image) throw new NotFoundError(`No image with id "${id}"`);
-  if (image.deletedAt) throw new GoneError(`Image "${id}" has been deleted`);
+  const image = await findLiveImage(services, id);
   assertOwnerAccess(image, access, "read this image's webhook deliveries");
   const deliveries = await listWebhookDeliveries(services.db, id);
   return deliveries.map((delivery) => ({

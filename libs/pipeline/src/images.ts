@@ -11,14 +11,24 @@ export interface ImageView {
 }
 
 /**
- * Loads a live image with its asset.
+ * The image row of a live upload.
+ * @throws {NotFoundError} unknown id (malformed or not)
+ * @throws {GoneError} deleted
+ */
+export async function findLiveImage(services: Pick<Services, 'db'>, id: string): Promise<Image & { assetSha256: string }> {
+  const image = await findImage(services.db, id);
+  if (!image) throw new NotFoundError(`No image with id "${id}"`);
+  if (image.deletedAt || !image.assetSha256) throw new GoneError(`Image "${id}" has been deleted`);
+  return image as Image & { assetSha256: string };
+}
+
+/**
+ * Loads a live image with its asset and renditions.
  * @throws {NotFoundError} unknown id (malformed or not)
  * @throws {GoneError} deleted
  */
 export async function loadImage(services: Pick<Services, 'db'>, id: string): Promise<ImageView> {
-  const image = await findImage(services.db, id);
-  if (!image) throw new NotFoundError(`No image with id "${id}"`);
-  if (image.deletedAt || !image.assetSha256) throw new GoneError(`Image "${id}" has been deleted`);
+  const image = await findLiveImage(services, id);
   const asset = await findAsset(services.db, image.assetSha256);
   if (!asset) throw new GoneError(`Image "${id}" has been deleted`);
   return { image, asset, renditions: await listRenditions(services.db, asset.sha256) };

@@ -4,7 +4,7 @@ export { newImageId, isWellFormedImageId, strongEtag } from './tokens';
 export { deriveAssetStatus } from './status';
 export { presentImage, originalUrl, type ImageResource, type RenditionResource } from './resource';
 export { asDependencyError } from './errors';
-export { loadImage, getImageResource, type ImageView } from './images';
+export { loadImage, getImageResource, type ImageView, type OwnerAccess } from './images';
 export { uploadImage, type ReceivedFile, type UploadRequest, type UploadResult } from './upload';
 export { deleteImage } from './delete';
 export { reconcileAssets, type ReconcileReport } from './reconcile';

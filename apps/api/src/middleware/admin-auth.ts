@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Config } from '@renditions/config';
 import { UnauthorizedError } from '@renditions/errors';
+import type { OwnerAccess } from '@renditions/pipeline';
 
 function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
@@ -24,4 +25,14 @@ export function requireAdmin(admin: Config['admin']): RequestHandler {
     res.set('WWW-Authenticate', 'Basic realm="admin", charset="UTF-8"');
     next(new UnauthorizedError('Admin credentials are required'));
   };
+}
+
+/** Reads what a request offers as the uploader's or an admin's credentials, for the owner-only routes. */
+export type OwnerAccessReader = (req: Request) => OwnerAccess;
+
+export function ownerAccessReader(admin: Config['admin']): OwnerAccessReader {
+  return (req) => ({
+    deleteToken: req.get('X-Delete-Token'),
+    isAdmin: isAdminAuthorization(admin, req.get('Authorization')),
+  });
 }

@@ -1,15 +1,13 @@
 import { Router } from 'express';
 import { listImageDeliveries, type Services } from '@renditions/pipeline';
+import type { OwnerAccessReader } from '../middleware/admin-auth';
 
 /** `GET /api/v1/images/:id/deliveries`: the webhook delivery log, for the uploader (X-Delete-Token) or an admin. */
-export function deliveryRoutes(services: Services, isAdmin: (authorization?: string) => boolean): Router {
+export function deliveryRoutes(services: Services, ownerAccess: OwnerAccessReader): Router {
   const router = Router();
 
   router.get('/api/v1/images/:id/deliveries', async (req, res) => {
-    const items = await listImageDeliveries(services, req.params.id, {
-      deleteToken: req.get('X-Delete-Token'),
-      isAdmin: isAdmin(req.get('Authorization')),
-    });
+    const items = await listImageDeliveries(services, req.params.id, ownerAccess(req));
     res.set('Cache-Control', 'no-store').json({ items });
   });
 

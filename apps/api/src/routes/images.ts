@@ -4,6 +4,7 @@ import { InvalidRequestError, MissingFileError } from '@renditions/errors';
 import type { Metrics } from '@renditions/observability';
 import { deleteImage, getImageResource, uploadImage, type Services } from '@renditions/pipeline';
 import { discardReceivedFile, receivedFile, receiveUpload } from '../middleware/receive-upload';
+import type { OwnerAccessReader } from '../middleware/admin-auth';
 
 const uploadFields = z.object({
   title: z.string().trim().max(255, 'title is at most 255 characters').optional(),
@@ -21,7 +22,7 @@ function parseUploadFields(body: unknown) {
   return parsed.data;
 }
 
-export function imageRoutes(services: Services, metrics: Metrics, isAdmin: (authorization?: string) => boolean): Router {
+export function imageRoutes(services: Services, metrics: Metrics, ownerAccess: OwnerAccessReader): Router {
   const router = Router();
   const receive = receiveUpload({ maxUploadBytes: services.config.limits.maxUploadBytes });
 
@@ -52,10 +53,7 @@ export function imageRoutes(services: Services, metrics: Metrics, isAdmin: (auth
   });
 
   router.delete('/api/v1/images/:id', async (req, res) => {
-    await deleteImage(services, req.params.id, {
-      deleteToken: req.get('X-Delete-Token'),
-      isAdmin: isAdmin(req.get('Authorization')),
-    });
+    await deleteImage(services, req.params.id, ownerAccess(req));
     res.status(204).end();
   });
 

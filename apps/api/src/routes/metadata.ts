@@ -1,15 +1,13 @@
 import { Router } from 'express';
 import { getImageMetadata, type Services } from '@renditions/pipeline';
+import type { OwnerAccessReader } from '../middleware/admin-auth';
 
 /** `GET /api/v1/images/:id/metadata`: the private EXIF summary, for the uploader (X-Delete-Token) or an admin. */
-export function metadataRoutes(services: Services, isAdmin: (authorization?: string) => boolean): Router {
+export function metadataRoutes(services: Services, ownerAccess: OwnerAccessReader): Router {
   const router = Router();
 
   router.get('/api/v1/images/:id/metadata', async (req, res) => {
-    const resource = await getImageMetadata(services, req.params.id, {
-      deleteToken: req.get('X-Delete-Token'),
-      isAdmin: isAdmin(req.get('Authorization')),
-    });
+    const resource = await getImageMetadata(services, req.params.id, ownerAccess(req));
     // Private: no shared cache (the CDN included) may keep a copy.
     res.set('Cache-Control', 'private, no-store').json(resource);
   });
