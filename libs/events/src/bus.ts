@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import pTimeout from 'p-timeout';
 import type { ImageEvent } from './types';
 
 export type EventListener = (event: ImageEvent) => void;
@@ -72,7 +73,10 @@ export class EventBus {
       this.subscriber?.unsubscribe(name).catch(() => undefined);
     };
     try {
-      await this.withinTimeout(joined.active);
+      await pTimeout(joined.active, {
+        milliseconds: this.subscribeTimeoutMs,
+        message: new EventBusUnavailableError(`Redis did not confirm a subscription within ${this.subscribeTimeoutMs} ms`),
+      });
     } catch (error) {
       unsubscribe();
       throw error;
@@ -80,20 +84,6 @@ export class EventBus {
     return unsubscribe;
   }
 
-  private async withinTimeout(active: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new EventBusUnavailableError(`Redis did not confirm a subscription within ${this.subscribeTimeoutMs} ms`)),
-        this.subscribeTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([active, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 
   private ensureSubscriber(): Redis {
     if (!this.subscriber) {

@@ -1,6 +1,6 @@
 import { countLiveImagesOfAsset, deleteAsset, findAsset, listRenditions, lockAsset, markImageDeleted } from '@renditions/db';
 import { asDependencyError } from './errors';
-import { assertMayDelete, loadImage, type OwnerAccess } from './images';
+import { assertOwnerAccess, loadImage, type OwnerAccess } from './images';
 import { announceImage } from './notify';
 import type { Services } from './services';
 
@@ -15,7 +15,7 @@ export async function deleteImage(
   access: OwnerAccess,
 ): Promise<void> {
   const before = await loadImage(services, id);
-  assertMayDelete(before.image, access);
+  assertOwnerAccess(before.image, access, 'delete this image');
   const sha256 = before.asset.sha256;
 
   const assetRemoved = await services.db

@@ -55,8 +55,3 @@ export function assertOwnerAccess(image: Image, access: OwnerAccess, action: str
     throw new ForbiddenError(`A valid X-Delete-Token header is required to ${action}`);
   }
 }
-
-/** @throws {ForbiddenError} when neither a matching delete token nor admin rights are given */
-export function assertMayDelete(image: Image, access: OwnerAccess): void {
-  assertOwnerAccess(image, access, 'delete this image');
-}

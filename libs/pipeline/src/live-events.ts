@@ -7,7 +7,7 @@ import {
   type ImageEventType,
   type Unsubscribe,
 } from '@renditions/events';
-import { getImageResource, loadImage } from './images';
+import { findLiveImage, getImageResource } from './images';
 import type { Services } from './services';
 
 /** A live stream's events in order; the iteration ends after a settling event or on `close()`. */
@@ -39,7 +39,7 @@ export async function openImageEventStream(
   id: string,
   options: ImageEventStreamOptions = {},
 ): Promise<ImageEventStream> {
-  await loadImage(services, id);
+  await findLiveImage(services, id);
   const pending: ImageEvent[] = [];
   let wake: (() => void) | undefined;
   let closed = false;

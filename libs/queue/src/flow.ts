@@ -8,14 +8,16 @@ const RETENTION: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
   removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
 };
 
-const ATTEMPTS: Record<QueueName, number> = {
+/** The queues of an asset's flow; webhook deliveries have their own policy (WebhookRetryPolicy). */
+type FlowQueue = Exclude<QueueName, 'webhook'>;
+
+const ATTEMPTS: Record<FlowQueue, number> = {
   strip: 5,
   phash: 5,
   moderation: 5,
   render: 5,
   'render-avif': 5,
   settle: 10,
-  webhook: 8,
 };
 
 /** How a webhook event is retried: `backoffMs` doubles at each retry, jitter takes up to half of it off. */
@@ -40,7 +42,7 @@ export interface AssetFlowOptions {
   moderationAttempts?: number;
 }
 
-function jobOptions(queue: QueueName, sha256: string, attempts = ATTEMPTS[queue]): JobsOptions {
+function jobOptions(queue: FlowQueue, sha256: string, attempts = ATTEMPTS[queue]): JobsOptions {
   return {
     jobId: jobIdFor(queue, sha256),
     attempts,
@@ -55,7 +57,7 @@ function jobOptions(queue: QueueName, sha256: string, attempts = ATTEMPTS[queue]
  * stays `processing`.
  */
 export function assetFlow(sha256: string, options: AssetFlowOptions = {}): FlowJob {
-  const child = (queue: QueueName, children: readonly QueueName[] = []): FlowJob => ({
+  const child = (queue: FlowQueue, children: readonly FlowQueue[] = []): FlowJob => ({
     name: queue,
     queueName: queue,
     data: { sha256 },
@@ -70,6 +72,6 @@ export function assetFlow(sha256: string, options: AssetFlowOptions = {}): FlowJ
     queueName: 'settle',
     data: { sha256 },
     opts: jobOptions('settle', sha256),
-    children: Object.entries(FLOW_TREE).map(([queue, children]) => child(queue as QueueName, children)),
+    children: Object.entries(FLOW_TREE).map(([queue, children]) => child(queue as FlowQueue, children)),
   };
 }

@@ -1,4 +1,5 @@
 import { FlowProducer, Queue } from 'bullmq';
+import pTimeout from 'p-timeout';
 import type { Redis } from 'ioredis';
 import { createRedisConnection } from './connection';
 import { assetFlow, webhookJobOptions, type AssetFlowOptions, type WebhookRetryPolicy } from './flow';
@@ -93,19 +94,11 @@ export class QueueClient {
    * idempotent.
    */
   private async bounded<T>(operation: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new QueueUnavailableError(`Redis did not answer within ${this.commandTimeoutMs} ms (${what})`)),
-        this.commandTimeoutMs,
-      );
-    });
     operation.catch(() => undefined);
-    try {
-      return await Promise.race([operation, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return pTimeout(operation, {
+      milliseconds: this.commandTimeoutMs,
+      message: new QueueUnavailableError(`Redis did not answer within ${this.commandTimeoutMs} ms (${what})`),
+    });
   }
 
   async close(): Promise<void> {

@@ -1,22 +1,17 @@
 import { Router } from 'express';
 import { sql } from 'drizzle-orm';
+import pTimeout from 'p-timeout';
 import type { Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
 
 const CHECK_TIMEOUT_MS = 2000;
 
 async function check(probe: () => Promise<unknown>): Promise<'ok' | string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([probe(), timeout]);
+    await pTimeout(probe(), { milliseconds: CHECK_TIMEOUT_MS, message: `no answer within ${CHECK_TIMEOUT_MS} ms` });
     return 'ok';
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -17,7 +17,8 @@ const stageField = { strip: 'stripStatus', phash: 'phashStatus', moderation: 'mo
  * A rejected asset takes no new objects or stage results: its takedown removed what it had, and a job that was
  * still running must not make anything reappear (it sees the update refused and deletes what it stored).
  */
-const notRejected = ne(assets.moderationVerdict, 'reject');
+/** Assets still standing: a moderation reject is final. */
+export const notRejected = ne(assets.moderationVerdict, 'reject');
 
 /**
  * Serialises everything that creates or destroys one asset (uploads of the same bytes, deletes) for the

@@ -2,6 +2,7 @@ import { and, eq, ne } from 'drizzle-orm';
 import type { Executor } from '../client';
 import { assets, renditions } from '../schema';
 import type { ModerationVerdict } from '../schema/enums';
+import { notRejected } from './assets';
 
 export interface ModerationDecision {
   verdict: Exclude<ModerationVerdict, 'pending'>;
@@ -30,7 +31,7 @@ export async function recordModerationVerdict(
     .where(
       and(
         eq(assets.sha256, sha256),
-        decision.verdict === 'reject' ? undefined : ne(assets.moderationVerdict, 'reject'),
+        decision.verdict === 'reject' ? undefined : notRejected,
         options.undecidedOnly ? ne(assets.moderationStatus, 'ready') : undefined,
       ),
     )

@@ -3,6 +3,7 @@ import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Executor } from '../client';
 import { phashQuarters, quarterProbes, quarterValuesWithin } from '../phash-quarters';
 import { assets, blockedHashes, images, type BlockedHash } from '../schema';
+import { notRejected } from './assets';
 
 /** A table holding a `phash` and its four generated, indexed 16-bit quarters (`assets`, `blocked_hashes`). */
 export interface PhashIndexedTable {
@@ -87,7 +88,7 @@ export function similarImagesQuery(db: Executor, search: SimilarImagesSearch) {
   const nearAssets = db
     .select({ sha256: assets.sha256 })
     .from(assets)
-    .where(and(near.within, ne(assets.moderationVerdict, 'reject')));
+    .where(and(near.within, notRejected));
   return db
     .select({ id: images.id, ext: assets.ext, distance: near.distance })
     .from(images)

@@ -10,8 +10,7 @@ import {
 import { ForbiddenAddressError } from '@renditions/events';
 import { computePhash } from '@renditions/imaging';
 import type { JobOutcome } from '@renditions/queue';
-import { loadImage } from '../images';
-import { presentImage } from '../resource';
+import { getImageResource } from '../images';
 import type { Services } from '../services';
 import { requestHookVerdict } from './hook';
 import { takeDownAsset } from './takedown';
@@ -75,8 +74,7 @@ async function decide(services: Services, asset: Asset, image: Image, eventId: s
   const hookUrl = services.config.moderation.webhookUrl;
   if (!hookUrl) return { verdict: 'allow', reason: null };
   // Fresh: the hook sees the stages as they are now, the hash just computed included.
-  const view = await loadImage(services, image.id);
-  const resource = presentImage(services.config.publicBaseUrl, view.image, view.asset, view.renditions);
+  const resource = await getImageResource(services, image.id);
   return requestHookVerdict(services, hookUrl, resource, eventId);
 }
 
