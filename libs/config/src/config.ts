@@ -17,7 +17,10 @@ export interface Config {
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
-  storage: { driver: 'local'; dir: string } | { driver: 's3'; s3: S3Config };
+  /** `timeoutMs`: the deadline of every storage call; a stalled store fails the call (503) instead of holding it. */
+  storage: ({ driver: 'local'; dir: string } | { driver: 's3'; s3: S3Config }) & { timeoutMs: number };
+  /** The sweeper: how often it runs in each worker, and how old an unreferenced object must be before it goes. */
+  sweep: { intervalMs: number; graceMs: number };
   limits: {
     maxUploadBytes: number;
     maxInputPixels: number;
@@ -92,8 +95,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
               secretAccessKey: env.S3_SECRET_ACCESS_KEY,
               forcePathStyle: env.S3_FORCE_PATH_STYLE,
             },
+            timeoutMs: env.STORAGE_TIMEOUT_MS,
           }
-        : { driver: 'local', dir: env.STORAGE_DIR },
+        : { driver: 'local', dir: env.STORAGE_DIR, timeoutMs: env.STORAGE_TIMEOUT_MS },
+    sweep: { intervalMs: env.SWEEP_INTERVAL_MS, graceMs: env.SWEEP_GRACE_MS },
     limits: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       maxInputPixels: env.MAX_INPUT_PIXELS,

@@ -8,7 +8,8 @@ describe('loadConfig', () => {
     expect(config.publicBaseUrl).toBe('http://localhost:3000');
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/renditions');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
-    expect(config.storage).toEqual({ driver: 'local', dir: './data/objects' });
+    expect(config.storage).toEqual({ driver: 'local', dir: './data/objects', timeoutMs: 30_000 });
+    expect(config.sweep).toEqual({ intervalMs: 3_600_000, graceMs: 3_600_000 });
     expect(config.limits).toMatchObject({ maxUploadBytes: 20_971_520, maxInputPixels: 100_000_000 });
     expect(config.worker.concurrency).toBeGreaterThan(0);
     expect(config.admin).toBeNull();

@@ -3,7 +3,7 @@ import { LocalStorage } from './local';
 import { S3Storage } from './s3';
 import type { ObjectStorage } from './types';
 
-export type { ByteRange, ObjectInfo, ObjectStorage, PutOptions } from './types';
+export type { ByteRange, ListedObject, ObjectInfo, ObjectStorage, PutOptions } from './types';
 export { ObjectNotFoundError, StorageUnavailableError } from './errors';
 export { LocalStorage } from './local';
 export { S3Storage } from './s3';

@@ -16,6 +16,13 @@ export interface ObjectInfo {
   size: number;
 }
 
+/** One entry of a listing: a stored object, or (local driver) the temp file of a write that never finished. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
 /**
  * Where originals and renditions live. Keys are deterministic (`originals/<sha256>`, ...), so every
  * write is idempotent: writing the same key twice leaves one object with the last bytes.
@@ -32,6 +39,15 @@ export interface ObjectStorage {
   head(key: string): Promise<ObjectInfo | null>;
   /** Idempotent: deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Every object whose key starts with `prefix` ('' = all), in no particular order, including what interrupted
+   * writes left behind (the local driver's temp files), so the sweeper can find it.
+   */
+  list(prefix: string): AsyncIterable<ListedObject>;
+  /** Removes every object under `prefix` (which must end with '/'); returns how many went. Idempotent. */
+  deletePrefix(prefix: string): Promise<number>;
+  /** Aborts multipart uploads started before `olderThan` that nobody finished (a killed process); returns how many. */
+  abortIncompleteUploads(olderThan: Date): Promise<number>;
   /** Readiness probe. @throws {StorageUnavailableError} when the backend cannot be reached */
   ping(): Promise<void>;
   /** Releases sockets or handles. */
