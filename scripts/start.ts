@@ -1,6 +1,7 @@
 /**
- * `npm start`: migrations, then the API and one worker as child processes. The worker runs at a lower CPU
- * priority so uploads stay fast while renditions saturate the cores.
+ * `npm start`: migrations, then the API and one worker as child processes. A child that dies is started again
+ * (after a pause that grows while it keeps dying), so one crash does not take the whole host down. The worker
+ * runs at a lower CPU priority so uploads stay fast while renditions saturate the cores.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,50 +14,82 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const WORKER_NICENESS = 10;
 // jemalloc keeps sharp's memory flat under load (see BASELINE.md); used when the system has it.
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+const FIRST_RESTART_DELAY_MS = 1_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+// A child that ran this long was healthy: its next crash is a new incident, restarted without delay build-up.
+const HEALTHY_AFTER_MS = 60_000;
+
+interface ChildSpec {
+  name: string;
+  entry: string;
+  env?: NodeJS.ProcessEnv;
+  niceness?: number;
+}
 
 const config = loadConfig();
 await migrateDatabase(config.databaseUrl);
 
-function launch(name: string, entry: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+const running = new Set<ChildProcess>();
+const pendingRestarts = new Set<NodeJS.Timeout>();
+let stopping = false;
+
+function launch(spec: ChildSpec): ChildProcess {
   // Node runs the entry point itself (tsx as a loader), so the pid we renice and signal is the process doing the work.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, spec.entry)], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...spec.env },
   });
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); stopping`);
-      stop(typeof code === 'number' && code !== 0 ? code : 1);
+  if (spec.niceness !== undefined && child.pid) {
+    try {
+      os.setPriority(child.pid, spec.niceness);
+    } catch {
+      // Not permitted on some systems; the worker then simply shares the CPU evenly.
     }
-  });
+  }
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return child;
 }
 
-let stopping = false;
-const children = [
-  launch('api', 'apps/api/src/main.ts'),
-  launch('worker', 'apps/worker/src/main.ts', existsSync(JEMALLOC) ? { LD_PRELOAD: JEMALLOC } : {}),
-];
-const worker = children[1];
-if (worker?.pid) {
-  try {
-    os.setPriority(worker.pid, WORKER_NICENESS);
-  } catch {
-    // Not permitted on some systems; the worker then simply shares the CPU evenly.
+function keepRunning(spec: ChildSpec): void {
+  let delayMs = FIRST_RESTART_DELAY_MS;
+  const start = () => {
+    const startedAt = Date.now();
+    launch(spec).once('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - startedAt >= HEALTHY_AFTER_MS) delayMs = FIRST_RESTART_DELAY_MS;
+      console.error(`${spec.name} exited (${signal ?? code}); restarting it in ${delayMs / 1000} s`);
+      const timer = setTimeout(() => {
+        pendingRestarts.delete(timer);
+        start();
+      }, delayMs);
+      pendingRestarts.add(timer);
+      delayMs = Math.min(delayMs * 2, MAX_RESTART_DELAY_MS);
+    });
+  };
+  start();
+}
+
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  for (const timer of pendingRestarts) clearTimeout(timer);
+  if (running.size === 0) process.exit(0);
+  for (const child of running) {
+    child.once('exit', () => {
+      if (running.size === 0) process.exit(0);
+    });
+    child.kill('SIGTERM');
   }
 }
 
-function stop(exitCode: number) {
-  stopping = true;
-  for (const child of children) child.kill('SIGTERM');
-  let remaining = children.length;
-  for (const child of children) {
-    child.once('exit', () => {
-      remaining -= 1;
-      if (remaining === 0) process.exit(exitCode);
-    });
-  }
-}
-process.on('SIGTERM', () => stop(0));
-process.on('SIGINT', () => stop(0));
+keepRunning({ name: 'api', entry: 'apps/api/src/main.ts' });
+keepRunning({
+  name: 'worker',
+  entry: 'apps/worker/src/main.ts',
+  env: existsSync(JEMALLOC) ? { LD_PRELOAD: JEMALLOC } : {},
+  niceness: WORKER_NICENESS,
+});
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -27,6 +27,7 @@ import sharp from 'sharp';
 import { loadConfig } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
 import type { ImageResource } from '@renditions/pipeline';
+import { QUEUE_NAMES } from '@renditions/pipeline';
 import { QueueClient } from '@renditions/queue';
 import { CORPUS_DIR } from '../../test/support/corpus';
 import { getImage, upload } from '../../test/support/http';
@@ -137,10 +138,10 @@ async function startStack(): Promise<Stack> {
   };
   const api = await launch('api', 'apps/api/src/main.ts', [], env, dir);
   const worker = await launch('worker', 'apps/worker/src/main.ts', [], workerEnv(env), dir, WORKER_NICENESS);
-  const queues = new QueueClient({ redisUrl: REDIS_URL, prefix });
+  const queues = new QueueClient({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_NAMES });
   cleanups.push(() => queues.close());
   await waitFor('the API to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
-  await waitFor('the worker to connect to its queues', async () => (await queues.queues.render.getWorkersCount()) > 0);
+  await waitFor('the worker to connect to its queues', async () => (await queues.queues.get('render')!.getWorkersCount()) > 0);
   const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
   return { url, prefix, databaseName, admin, redisPid, dir, env, api, worker, queues, redis };
 }
@@ -537,7 +538,7 @@ async function uploadLevel(
 }
 
 async function activeRenderJobs(queues: QueueClient): Promise<number> {
-  const counts = await Promise.all([queues.queues.render.getActiveCount(), queues.queues['render-avif'].getActiveCount()]);
+  const counts = await Promise.all([queues.queues.get('render')!.getActiveCount(), queues.queues.get('render-avif')!.getActiveCount()]);
   return counts[0] + counts[1];
 }
 

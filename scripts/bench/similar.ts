@@ -78,6 +78,7 @@ async function seedRealHashes(db: Database): Promise<Array<{ photo: string; phas
       if (name === 'original') photoHash = phash;
       else variantIds.push(id);
       await db.insert(assets).values({
+        id,
         sha256: id,
         format: 'jpeg',
         mime: 'image/jpeg',
@@ -90,7 +91,7 @@ async function seedRealHashes(db: Database): Promise<Array<{ photo: string; phas
         originalKey: `originals/${id}`,
         phash: BigInt.asIntN(64, phash),
       });
-      await db.insert(images).values({ id, assetSha256: id, deleteTokenHash: 'bench' });
+      await db.insert(images).values({ id, assetId: id, deleteTokenHash: 'bench' });
     }
     seeded.push({ photo, phash: photoHash, variantIds });
   }
@@ -103,7 +104,7 @@ function fullScan(db: Executor, phash: bigint, maxDistance: number) {
   return db
     .select({ id: images.id, ext: assets.ext, distance })
     .from(assets)
-    .innerJoin(images, eq(images.assetSha256, assets.sha256))
+    .innerJoin(images, eq(images.assetId, assets.id))
     .where(and(lte(distance, maxDistance), isNull(images.deletedAt), ne(images.id, ''), ne(assets.moderationVerdict, 'reject')))
     .orderBy(asc(distance), asc(images.createdAt), asc(images.id))
     .limit(LIMIT);

@@ -4,7 +4,7 @@
  * `completed` events stay in the stream, so this costs the worker nothing while it runs.
  */
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, type QueueName } from '@renditions/queue';
+import { QUEUE_NAMES, type QueueName } from '@renditions/pipeline';
 
 export interface StageStats {
   queue: QueueName;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAMES } from '@renditions/queue';
+import { QUEUE_NAMES } from '@renditions/pipeline';
 import { ADMIN, createTestContext, type TestContext } from '../support/context';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -44,7 +44,7 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   it('retries a failed job', async () => {
-    const queue = ctx.services.queues.queues.webhook;
+    const queue = ctx.services.queues.queues.get('webhook')!;
     // A loopback receiver is refused (private addresses are not allowed here), so the one attempt fails for good.
     const job = await queue.add(
       'image.ready',

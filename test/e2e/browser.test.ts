@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAMES } from '@renditions/queue';
+import { QUEUE_NAMES } from '@renditions/pipeline';
 import { ADMIN, createTestContext, type TestContext } from '../support/context';
 import { corpusPath, readCorpus } from '../support/corpus';
 import { getImage, upload } from '../support/http';

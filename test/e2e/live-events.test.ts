@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { startServer } from '@renditions/api';
-import { failUnfinishedRenditions, failUnfinishedStages, settleAsset } from '@renditions/db';
+import { failUnfinishedRenditions, failUnfinishedStages, storeAssetStatus } from '@renditions/db';
 import type { ImageEvent } from '@renditions/events';
-import { openImageEventStream, type ImageResource } from '@renditions/pipeline';
+import { loadImage, openImageEventStream, type ImageResource } from '@renditions/pipeline';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
@@ -98,9 +98,10 @@ describe('live events over Server-Sent Events', () => {
       for await (const event of stream) events.push(event);
     })();
     // Settled behind the bus's back: nothing is published, only the database knows.
-    await failUnfinishedRenditions(ctx.services.db, image.sha256);
-    await failUnfinishedStages(ctx.services.db, image.sha256);
-    await settleAsset(ctx.services.db, image.sha256, 'failed');
+    const { asset } = await loadImage(ctx.services, image.id);
+    await failUnfinishedRenditions(ctx.services.db, asset.id);
+    await failUnfinishedStages(ctx.services.db, asset.id, 'settle');
+    await storeAssetStatus(ctx.services.db, asset.id, 'failed', true);
     await reading;
     expect(events.map((event) => [event.type, (event.data as ImageResource).status])).toEqual([
       ['image.updated', 'processing'],

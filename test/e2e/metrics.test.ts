@@ -1,7 +1,8 @@
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, startMetricsServer, type RunningMetricsServer } from '@renditions/observability';
-import { QUEUE_NAMES, QueueClient } from '@renditions/queue';
+import { QUEUE_NAMES } from '@renditions/pipeline';
+import { QueueClient } from '@renditions/queue';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload, waitForImage, type UploadResponse } from '../support/http';
@@ -88,7 +89,7 @@ describe('a scrape while Redis does not answer', () => {
     blackHole = createTcpServer((socket) => sockets.push(socket));
     await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
     const { port } = blackHole.address() as AddressInfo;
-    client = new QueueClient({ redisUrl: `redis://127.0.0.1:${port}`, prefix: '{metrics-test}', commandTimeoutMs: 500 });
+    client = new QueueClient({ redisUrl: `redis://127.0.0.1:${port}`, prefix: '{metrics-test}', queueNames: QUEUE_NAMES, commandTimeoutMs: 500 });
   });
   afterAll(async () => {
     await client?.close();

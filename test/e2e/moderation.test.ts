@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
@@ -74,12 +75,15 @@ async function waitForQueuesToDrain(ctx: TestContext, timeoutMs = 60_000): Promi
   }
 }
 
+/** Files of every generation of these bytes: keys name the generation, not the content. */
 async function storedFilesOf(ctx: TestContext, sha256: string): Promise<string[]> {
+  const rows = await ctx.services.db.execute<{ id: string }>(sql`select id from assets where sha256 = ${sha256}`);
+  const ids = rows.map((row) => row.id);
   const entries = await readdir(ctx.storageDir!, { recursive: true, withFileTypes: true });
   return entries
     .filter((entry) => entry.isFile())
     .map((entry) => path.join(entry.parentPath, entry.name))
-    .filter((file) => file.includes(sha256));
+    .filter((file) => ids.some((id) => file.includes(id)));
 }
 
 /** The original and its 18 renditions. */

@@ -1,6 +1,6 @@
 import exifr from 'exifr';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { getImage, upload, waitForImage, type UploadResponse } from '../support/http';
@@ -150,8 +150,14 @@ describe('upload to renditions, through HTTP, on the local driver', () => {
     expect(await gone.json()).toMatchObject({ error: { code: 'gone' } });
     expect((await fetch(created.url)).status).toBe(404);
     expect((await fetch(`${ctx.url}/i/${created.id}/m.webp`)).status).toBe(404);
+    // The bytes go through durable cleanup work, right after the 204.
     const { readdir } = await import('node:fs/promises');
-    const left = await readdir(ctx.storageDir!, { recursive: true, withFileTypes: true });
-    expect(left.filter((entry) => entry.isFile())).toEqual([]);
+    await vi.waitFor(
+      async () => {
+        const left = await readdir(ctx.storageDir!, { recursive: true, withFileTypes: true });
+        expect(left.filter((entry) => entry.isFile())).toEqual([]);
+      },
+      { timeout: 15_000, interval: 200 },
+    );
   });
 });

@@ -58,7 +58,7 @@ describe('webhooks never reach private addresses', () => {
     };
     await ctx.services.queues.enqueueWebhook(job, ctx.services.config.webhooks);
 
-    const webhooks = ctx.services.queues.queues.webhook;
+    const webhooks = ctx.services.queues.queues.get('webhook')!;
     await vi.waitFor(async () => expect(await webhooks.getJobState(`${job.eventId}-${image.id}`)).toBe('failed'), {
       timeout: 30_000,
       interval: 200,

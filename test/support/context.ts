@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import { loadConfig } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
 import { createLogger } from '@renditions/observability';
-import { createServices, type ServicesHandle } from '@renditions/pipeline';
+import { createServices, QUEUE_NAMES, type ServicesHandle } from '@renditions/pipeline';
 import { QueueClient } from '@renditions/queue';
 import { startServer, type RunningServer } from '@renditions/api';
 import { startWorker, type RunningWorker, type WorkerOptions } from '@renditions/worker';
@@ -131,9 +131,9 @@ export async function expectNothingLeftBehind(ctx: TestContext): Promise<void> {
 
 /** Jobs in any state across every queue of a prefix: what an upload left in Redis. */
 export async function countQueueJobs(redisUrl: string, prefix: string): Promise<number> {
-  const client = new QueueClient({ redisUrl, prefix });
+  const client = new QueueClient({ redisUrl, prefix, queueNames: QUEUE_NAMES });
   try {
-    const counts = await Promise.all(Object.values(client.queues).map((queue) => queue.getJobCounts()));
+    const counts = await Promise.all([...client.queues.values()].map((queue) => queue.getJobCounts()));
     return counts.flatMap((byState) => Object.values(byState)).reduce((sum, n) => sum + n, 0);
   } finally {
     await client.close();

@@ -1,12 +1,7 @@
-import { failUnfinishedRenditions, setStageStatus, type AssetStage } from '@renditions/db';
 import type { Metrics } from '@renditions/observability';
-import { reconcileAssets, type Services } from '@renditions/pipeline';
-import { RENDER_QUEUE_FORMATS, startWorkers, type JobOutcome, type ProcessorMap, type QueueName } from '@renditions/queue';
-import { createModerationProcessor } from './processors/moderation';
-import { createPhashProcessor } from './processors/phash';
-import { createRenderProcessor } from './processors/render';
-import { createSettleProcessor } from './processors/settle';
-import { createStripProcessor } from './processors/strip';
+import { reconcileAssets, runStage, scheduleSweeps, STAGES, type QueueName, type Services } from '@renditions/pipeline';
+import { startWorkers, type AssetJobData, type JobOutcome, type ProcessorFn } from '@renditions/queue';
+import { createCleanupProcessor } from './processors/cleanup';
 import { createWebhookProcessor } from './processors/webhook';
 
 export interface WorkerOptions {
@@ -17,36 +12,38 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-const STAGE_QUEUES: Partial<Record<QueueName, AssetStage>> = { strip: 'strip', phash: 'phash', moderation: 'moderation' };
+/** A processor per queue: every stage through the one runner, plus cleanup and webhook deliveries. */
+function processorsFor(services: Services): Record<QueueName, ProcessorFn<never>> {
+  const stages = Object.fromEntries(
+    STAGES.map((stage) => [stage.name, (job) => runStage(services, stage, job)] as [string, ProcessorFn<AssetJobData>]),
+  );
+  return {
+    ...stages,
+    cleanup: createCleanupProcessor(services),
+    webhook: createWebhookProcessor(services),
+  } as unknown as Record<QueueName, ProcessorFn<never>>;
+}
 
 export function startWorker(services: Services, options: WorkerOptions = {}): RunningWorker {
   const { config, logger } = services;
-  const processors: ProcessorMap = {
-    strip: createStripProcessor(services),
-    phash: createPhashProcessor(services),
-    moderation: createModerationProcessor(services),
-    render: createRenderProcessor(services, 'render'),
-    'render-avif': createRenderProcessor(services, 'render-avif'),
-    settle: createSettleProcessor(services),
-    webhook: createWebhookProcessor(services),
-  };
-  const rendering = config.worker.concurrency;
-  const pool = startWorkers(processors, {
+  const cores = config.worker.concurrency;
+  const pool = startWorkers(processorsFor(services), {
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     lockDurationMs: config.worker.lockDurationMs,
     concurrency: {
-      // An asset's AVIFs start only after its JPEG/WebP renditions (FLOW_TREE), so both queues get every core:
-      // a single AVIF slot left the cores idle at the tail of a batch (scripts/bench/renditions.ts).
-      render: rendering,
-      'render-avif': rendering,
-      strip: rendering,
-      phash: rendering,
+      // An asset's AVIFs start only after its JPEG/WebP renditions (the stage list), so both render queues get
+      // every core: a single AVIF slot left the cores idle at the tail of a batch (scripts/bench/renditions.ts).
+      render: cores,
+      'render-avif': cores,
+      strip: cores,
+      phash: cores,
       moderation: 8,
       settle: 8,
-      // Deliveries wait on the network, not the CPU.
+      // Cleanup and deliveries wait on storage and the network, not the CPU.
+      cleanup: 8,
       webhook: 16,
-    },
+    } satisfies Record<QueueName, number>,
     onError: (queue, error) => logger.error({ err: error, queue }, 'worker error'),
     onCompleted: (queue, job, durationMs) => {
       options.metrics?.jobDuration.observe({ queue }, durationMs / 1000);
@@ -60,19 +57,17 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
       options.metrics?.jobFailures.inc({ queue, final: String(final) });
       if (queue === 'webhook') options.metrics?.webhookDeliveries.inc({ outcome: final ? 'failed' : 'retrying' });
       logger.warn({ err: error, queue, jobId: job?.id, final }, 'job failed');
-      const sha256 = (job?.data as { sha256?: string } | undefined)?.sha256;
-      if (final && sha256) void markFailedForGood(services, queue, sha256);
     },
   });
 
-  // Each pass is scheduled after the previous one ends, so passes never pile up while Redis is away.
+  // Each pass is scheduled after the previous one ends, so passes never pile up while a dependency is away.
   let reconciler: NodeJS.Timeout | undefined;
   let stopped = false;
   const scheduleReconcile = () => {
     reconciler = setTimeout(async () => {
       try {
         const report = await reconcileAssets(services);
-        if (report.enqueued > 0) logger.info(report, 'reconciler enqueued lost or pending flows');
+        if (report.enqueued + report.relayed + report.failed > 0) logger.info(report, 'reconcile pass');
       } catch (error) {
         logger.warn({ err: error }, 'reconcile pass failed; will try again');
       }
@@ -81,24 +76,25 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
   };
   scheduleReconcile();
 
+  const sweeper = scheduleSweeps(services, {
+    intervalMs: config.sweep.intervalMs,
+    graceMs: config.sweep.graceMs,
+    onPass: (report) => {
+      options.metrics?.sweepPasses.inc({ outcome: 'ok' });
+      options.metrics?.sweptObjects.inc(report.removed.length);
+      if (report.removed.length > 0) logger.info({ removed: report.removed.length, scanned: report.scanned }, 'sweeper removed unreferenced objects');
+    },
+    onError: (error) => {
+      options.metrics?.sweepPasses.inc({ outcome: 'failed' });
+      logger.warn({ err: error }, 'sweep pass failed; the next one will try again');
+    },
+  });
+
   return {
     async stop() {
       stopped = true;
       clearTimeout(reconciler);
-      await pool.close();
+      await Promise.all([pool.close(), sweeper.stop()]);
     },
   };
-}
-
-/** Flips what a job failed to produce to `failed` at once, rather than waiting for the flow to settle. */
-async function markFailedForGood(services: Services, queue: QueueName, sha256: string): Promise<void> {
-  try {
-    const stage = STAGE_QUEUES[queue];
-    if (stage) await setStageStatus(services.db, sha256, stage, 'failed');
-    if (queue === 'render' || queue === 'render-avif') {
-      await failUnfinishedRenditions(services.db, sha256, [...RENDER_QUEUE_FORMATS[queue]]);
-    }
-  } catch (error) {
-    services.logger.error({ err: error, queue, sha256 }, 'could not record a final failure; settle will');
-  }
 }

@@ -7,4 +7,6 @@ export * from './queries/webhooks';
 export * from './queries/metadata';
 export * from './queries/similar';
 export * from './queries/blocklist';
-export * from './queries/moderation';
+export * from './queries/status';
+export * from './queries/outbox';
+export * from './queries/objects';

@@ -52,6 +52,7 @@ function flip(hash: bigint, bits: number[]): bigint {
 
 function assetRow(sha256: string, phash: bigint | null, extra: Partial<NewAsset> = {}): NewAsset {
   return {
+    id: sha256,
     sha256,
     format: 'jpeg',
     mime: 'image/jpeg',
@@ -101,9 +102,9 @@ describe('findImagesNearPhash', () => {
     rows.push(assetRow('self', query));
     for (let i = 0; i < rows.length; i += 5000) await database.db.insert(assets).values(rows.slice(i, i + 5000));
 
-    const imageRows = rows.map((row) => ({ id: row.sha256, assetSha256: row.sha256, deleteTokenHash: 'x' }));
-    imageRows.push({ id: 'self-copy', assetSha256: 'self', deleteTokenHash: 'x' });
-    imageRows.push({ id: 'deleted-copy', assetSha256: 'self', deleteTokenHash: 'x' });
+    const imageRows = rows.map((row) => ({ id: row.sha256, assetId: row.sha256, deleteTokenHash: 'x' }));
+    imageRows.push({ id: 'self-copy', assetId: 'self', deleteTokenHash: 'x' });
+    imageRows.push({ id: 'deleted-copy', assetId: 'self', deleteTokenHash: 'x' });
     for (let i = 0; i < imageRows.length; i += 5000) await database.db.insert(images).values(imageRows.slice(i, i + 5000));
     await database.db.update(images).set({ deletedAt: new Date() }).where(eq(images.id, 'deleted-copy'));
     searchable.set('self-copy', query);

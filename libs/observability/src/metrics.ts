@@ -64,6 +64,17 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    sweptObjects: new Counter({
+      name: 'sweeper_objects_removed_total',
+      help: 'Stored objects and temp files the sweeper removed because no row refers to them',
+      registers: [registry],
+    }),
+    sweepPasses: new Counter({
+      name: 'sweeper_passes_total',
+      help: 'Sweeper passes by outcome: ok, failed',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -2,8 +2,18 @@ import type { Logger } from '@renditions/observability';
 
 /** Makes a CDN in front of the origin forget cached copies, so a taken-down image stops being served at once. */
 export interface CdnPurger {
-  /** Best effort: failures are logged, never thrown; the origin already refuses the URLs. */
+  /**
+   * Tries every URL, then throws a CdnPurgeError naming those the CDN did not forget, so the cleanup job that
+   * asked retries (the origin already refuses the URLs meanwhile).
+   */
   purge(urls: string[]): Promise<void>;
+}
+
+export class CdnPurgeError extends Error {
+  override name = 'CdnPurgeError';
+  constructor(readonly failedUrls: string[]) {
+    super(`The CDN did not purge ${failedUrls.length} URL(s), e.g. ${failedUrls[0]}`);
+  }
 }
 
 /** No CDN_PURGE_URL: nothing caches in front of the origin, or the cache expires entries by itself. */
@@ -40,20 +50,22 @@ export class HttpCdnPurger implements CdnPurger {
   ) {}
 
   async purge(urls: string[]): Promise<void> {
-    await Promise.all(urls.map((url) => this.purgeOne(url)));
+    const purged = await Promise.all(urls.map((url) => this.purgeOne(url)));
+    const failed = urls.filter((_url, index) => !purged[index]);
+    if (failed.length > 0) throw new CdnPurgeError(failed);
   }
 
-  private async purgeOne(url: string): Promise<void> {
+  private async purgeOne(url: string): Promise<boolean> {
     const target = purgeRequestUrl(this.purgeBaseUrl, url);
     try {
       const response = await fetch(target, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'manual' });
       await response.body?.cancel();
-      if (!purgeSucceeded(response.status)) {
-        this.logger.error({ url, target, status: response.status }, 'the CDN refused a purge; it may serve the URL until it expires');
-      }
+      if (purgeSucceeded(response.status)) return true;
+      this.logger.warn({ url, target, status: response.status }, 'the CDN refused a purge; it will be retried');
     } catch (error) {
-      this.logger.error({ err: error, url, target }, 'could not purge a URL from the CDN; it may serve it until it expires');
+      this.logger.warn({ err: error, url, target }, 'could not purge a URL from the CDN; it will be retried');
     }
+    return false;
   }
 }
 

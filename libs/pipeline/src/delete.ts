@@ -1,45 +1,36 @@
-import { countLiveImagesOfAsset, deleteAsset, findAsset, listRenditions, lockAsset, markImageDeleted } from '@renditions/db';
+import { countLiveImagesOfAsset, findImage, lockLiveAsset, markAssetDeleting, markImageDeleted } from '@renditions/db';
+import { GoneError } from '@renditions/errors';
+import { requestCleanup } from './cleanup-request';
 import { asDependencyError } from './errors';
 import { assertOwnerAccess, loadImage, type OwnerAccess } from './images';
-import { announceImage } from './notify';
+import { deliverAnnouncement, NOTHING_TO_ANNOUNCE, recordAnnouncement } from './notify';
 import type { Services } from './services';
 
 /**
- * Deletes one upload. Its asset (stored objects, renditions, pending jobs) goes only when no other live upload
- * shares the bytes. The image row stays as a tombstone so the API answers 410 afterwards.
+ * Deletes one upload, at once: one transaction tombstones the image (410 from now on, its URLs 404) and, when
+ * it was the last live upload of its asset, marks the asset as being deleted, so nothing revives it: the same
+ * bytes uploaded from now on start a new generation. The bytes are removed by durable cleanup work (queued
+ * here, or by the reconciler if Redis is down) that retries until storage accepts. No storage call is made here.
  * @throws {NotFoundError | GoneError | ForbiddenError}
  */
-export async function deleteImage(
-  services: Services,
-  id: string,
-  access: OwnerAccess,
-): Promise<void> {
+export async function deleteImage(services: Services, id: string, access: OwnerAccess): Promise<void> {
   const before = await loadImage(services, id);
   assertOwnerAccess(before.image, access, 'delete this image');
-  const sha256 = before.asset.sha256;
+  const assetId = before.asset.id;
 
-  const assetRemoved = await services.db
+  const announcement = await services.db
     .transaction(async (tx) => {
-      await lockAsset(tx, sha256);
-      await markImageDeleted(tx, id);
-      if ((await countLiveImagesOfAsset(tx, sha256)) > 0) return false;
-      const asset = await findAsset(tx, sha256);
-      if (!asset) return false;
-      const renditions = await listRenditions(tx, sha256);
-      await deleteAsset(tx, sha256);
-      // Deleted while the lock is held, so a concurrent upload of the same bytes waits and then stores afresh.
-      const keys = [asset.originalKey, asset.strippedKey, ...renditions.map((r) => r.storageKey)];
-      await Promise.all(keys.filter((key): key is string => Boolean(key)).map((key) => services.storage.delete(key)));
-      return true;
+      // The asset's lock orders this delete with uploads joining it and with stages recording on it.
+      const asset = await lockLiveAsset(tx, assetId);
+      if (!(await markImageDeleted(tx, id))) throw new GoneError(`Image "${id}" has been deleted`);
+      if (asset && (await countLiveImagesOfAsset(tx, assetId)) === 0) await markAssetDeleting(tx, assetId);
+      const image = await findImage(tx, id);
+      return image ? recordAnnouncement(tx, services, [image], before, ['image.deleted']) : NOTHING_TO_ANNOUNCE;
     })
     .catch((error: unknown) => {
-      throw asDependencyError(error, 'The database or storage');
+      throw asDependencyError(error, 'The database');
     });
 
-  await announceImage(services, before.image, before.asset, before.renditions, ['image.deleted']);
-  if (assetRemoved) {
-    await services.queues.dropAsset(sha256).catch((error: unknown) => {
-      services.logger.warn({ err: error, sha256 }, 'could not drop pending jobs; they will find the asset gone');
-    });
-  }
+  await deliverAnnouncement(services, announcement);
+  await requestCleanup(services, { kind: 'deleted-image', imageId: id });
 }

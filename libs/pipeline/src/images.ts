@@ -1,13 +1,11 @@
-import { findAsset, findImage, listRenditions, type Asset, type Image, type Rendition } from '@renditions/db';
+import { findAsset, findImage, listRenditions, listStages, type Executor, type Image } from '@renditions/db';
 import { ForbiddenError, GoneError, NotFoundError } from '@renditions/errors';
-import { presentImage, type ImageResource } from './resource';
+import { presentImage, type AssetView, type ImageResource } from './resource';
 import type { Services } from './services';
 import { deleteTokenMatches } from './tokens';
 
-export interface ImageView {
+export interface ImageView extends AssetView {
   image: Image;
-  asset: Asset;
-  renditions: Rendition[];
 }
 
 /**
@@ -15,28 +13,34 @@ export interface ImageView {
  * @throws {NotFoundError} unknown id (malformed or not)
  * @throws {GoneError} deleted
  */
-export async function findLiveImage(services: Pick<Services, 'db'>, id: string): Promise<Image & { assetSha256: string }> {
+export async function findLiveImage(services: Pick<Services, 'db'>, id: string): Promise<Image & { assetId: string }> {
   const image = await findImage(services.db, id);
   if (!image) throw new NotFoundError(`No image with id "${id}"`);
-  if (image.deletedAt || !image.assetSha256) throw new GoneError(`Image "${id}" has been deleted`);
-  return image as Image & { assetSha256: string };
+  if (image.deletedAt || !image.assetId) throw new GoneError(`Image "${id}" has been deleted`);
+  return image as Image & { assetId: string };
+}
+
+/** An asset with its stages and renditions, read through whichever executor the caller holds. */
+export async function loadAssetView(db: Executor, assetId: string): Promise<AssetView | undefined> {
+  const [asset, stages, renditions] = await Promise.all([findAsset(db, assetId), listStages(db, assetId), listRenditions(db, assetId)]);
+  return asset && { asset, stages, renditions };
 }
 
 /**
- * Loads a live image with its asset and renditions.
+ * Loads a live image with its asset, stages and renditions.
  * @throws {NotFoundError} unknown id (malformed or not)
  * @throws {GoneError} deleted
  */
 export async function loadImage(services: Pick<Services, 'db'>, id: string): Promise<ImageView> {
   const image = await findLiveImage(services, id);
-  const asset = await findAsset(services.db, image.assetSha256);
-  if (!asset) throw new GoneError(`Image "${id}" has been deleted`);
-  return { image, asset, renditions: await listRenditions(services.db, asset.sha256) };
+  const view = await loadAssetView(services.db, image.assetId);
+  if (!view) throw new GoneError(`Image "${id}" has been deleted`);
+  return { image, ...view };
 }
 
 export async function getImageResource(services: Pick<Services, 'db' | 'config'>, id: string): Promise<ImageResource> {
   const view = await loadImage(services, id);
-  return presentImage(services.config.publicBaseUrl, view.image, view.asset, view.renditions);
+  return presentImage(services.config.publicBaseUrl, view.image, view);
 }
 
 /** What proves a request comes from the uploader (the delete token) or an admin. */

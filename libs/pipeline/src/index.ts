@@ -1,12 +1,18 @@
 export type { Services } from './services';
 export { storageKeys } from './keys';
 export { newImageId, isWellFormedImageId, strongEtag } from './tokens';
-export { deriveAssetStatus } from './status';
-export { presentImage, originalUrl, type ImageResource, type RenditionResource } from './resource';
+export { deriveAssetStatus, reportedStages } from './status';
+export { presentImage, originalUrl, type AssetView, type ImageResource, type RenditionResource } from './resource';
 export { asDependencyError } from './errors';
-export { loadImage, getImageResource, type ImageView, type OwnerAccess } from './images';
+export { loadImage, loadAssetView, getImageResource, type ImageView, type OwnerAccess } from './images';
 export { uploadImage, type ReceivedFile, type UploadRequest, type UploadResult } from './upload';
 export { deleteImage } from './delete';
+export { retryImage } from './retry';
+export { runCleanup } from './cleanup';
+export { imagePublicUrls } from './public-urls';
+export { STAGES, ROOT_STAGE, QUEUE_NAMES, STAGE_NAMES, flowStages, type QueueName, type StageName } from './stages';
+export type { StageContext, StageDefinition } from './stages/definition';
+export { runStage } from './stages/runner';
 export { reconcileAssets, type ReconcileReport } from './reconcile';
 export {
   resolveOriginal,
@@ -17,7 +23,6 @@ export {
   type ServedImage,
 } from './serve';
 export { createServices, type ServicesHandle } from './wiring';
-export { announceAsset, announceImage } from './notify';
 export {
   findSimilarImages,
   DEFAULT_SIMILAR_DISTANCE,
@@ -33,7 +38,7 @@ export {
   type ImageEventStream,
   type ImageEventStreamOptions,
 } from './live-events';
-export { createCdnPurger, HttpCdnPurger, noopCdnPurger, purgeRequestUrl, purgeSucceeded, type CdnPurger } from './cdn-purge';
+export { CdnPurgeError, createCdnPurger, HttpCdnPurger, noopCdnPurger, purgeRequestUrl, purgeSucceeded, type CdnPurger } from './cdn-purge';
 export {
   MODERATION_REQUESTED,
   ModerationHookError,
@@ -42,8 +47,7 @@ export {
   parseHookAnswer,
   type ModerationRequestData,
 } from './moderation/hook';
-export { BLOCKLIST_MAX_DISTANCE, failModeDecision, moderateAsset, type ModerationAttempt } from './moderation/moderate';
-export { assetObjectKeys, imagePublicUrls, takeDownAsset } from './moderation/takedown';
+export { BLOCKLIST_MAX_DISTANCE, failModeDecision } from './moderation/moderate';
 export { decideModeration } from './moderation/review';
 export {
   blockHash,
@@ -52,3 +56,4 @@ export {
   type BlockedHashResource,
   type BlockRequest,
 } from './moderation/blocklist';
+export { sweepStorage, scheduleSweeps, type SweepReport } from './sweep';

@@ -1,6 +1,10 @@
-/** Deterministic storage keys: originals are content-addressed, so a retried write lands on the same object. */
+/**
+ * Storage keys: every object of an asset generation lives under its own prefix, so deleting a generation removes
+ * everything under it (also what a killed job stored without recording) and never touches another generation.
+ */
 export const storageKeys = {
-  original: (sha256: string) => `originals/${sha256}`,
-  stripped: (sha256: string, ext: string) => `stripped/${sha256}.${ext}`,
-  rendition: (sha256: string, size: string, format: string) => `renditions/${sha256}/${size}.${format}`,
+  prefix: (assetId: string) => `assets/${assetId}/`,
+  original: (assetId: string) => `assets/${assetId}/original`,
+  stripped: (assetId: string, ext: string) => `assets/${assetId}/stripped.${ext}`,
+  rendition: (assetId: string, size: string, format: string) => `assets/${assetId}/${size}.${format}`,
 };

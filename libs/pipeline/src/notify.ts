@@ -1,64 +1,90 @@
 import {
-  findAsset,
+  addToWebhookOutbox,
   listLiveImagesOfAsset,
-  listRenditions,
-  type Asset,
+  removeFromWebhookOutbox,
+  type Executor,
   type Image,
-  type Rendition,
+  type NewWebhookOutboxEntry,
 } from '@renditions/db';
-import { isWebhookEventType, newEventId, SETTLED_EVENT_TYPE, type ImageEvent, type ImageEventType } from '@renditions/events';
-import { loadImage } from './images';
-import { presentImage } from './resource';
+import { isWebhookEventType, newEventId, type ImageEvent, type ImageEventType } from '@renditions/events';
+import { loadAssetView } from './images';
+import { presentImage, type AssetView } from './resource';
 import type { Services } from './services';
 
-/**
- * Tells every live upload of an asset what happened: on the live stream (Redis pub/sub) and, for webhook event
- * types, to its `callback_url` through the webhook queue. Best effort: a status change is already recorded in
- * PostgreSQL, where polling reads it, before anything is announced.
- */
-export async function announceAsset(services: Services, sha256: string, types: ImageEventType[]): Promise<void> {
-  const [asset, images, renditions] = await Promise.all([
-    findAsset(services.db, sha256),
-    listLiveImagesOfAsset(services.db, sha256),
-    listRenditions(services.db, sha256),
-  ]);
-  if (!asset) return;
-  await Promise.all(images.map((image) => announceImage(services, image, asset, renditions, types)));
+/** What a committed change tells the world: live events for each upload, and the webhooks it recorded. */
+export interface Announcement {
+  live: Array<{ imageId: string; event: ImageEvent }>;
+  webhooks: NewWebhookOutboxEntry[];
 }
 
-export async function announceImage(
-  services: Services,
-  image: Image,
-  asset: Asset,
-  renditions: Rendition[],
-  types: ImageEventType[],
-): Promise<void> {
-  const data = presentImage(services.config.publicBaseUrl, image, asset, renditions);
-  for (const type of types) {
-    const event: ImageEvent = { type, timestamp: new Date().toISOString(), data };
-    await services.events.publish(image.id, event).catch((error: unknown) => {
-      services.logger.warn({ err: error, imageId: image.id, type }, 'could not publish a live event');
-    });
-    if (image.callbackUrl && isWebhookEventType(type)) {
-      const job = { imageId: image.id, url: image.callbackUrl, eventId: newEventId(), eventType: type, body: JSON.stringify(event) };
-      await services.queues.enqueueWebhook(job, services.config.webhooks).catch((error: unknown) => {
-        services.logger.error({ err: error, imageId: image.id, type }, 'could not queue a webhook delivery');
-      });
+export const NOTHING_TO_ANNOUNCE: Announcement = { live: [], webhooks: [] };
+
+/**
+ * Builds the events of a change from the state inside its transaction, and records the webhook ones in the
+ * outbox in that same transaction: a change that commits is announced to its webhooks at least once, even if
+ * Redis is down now or the process dies before it hands them over.
+ */
+export async function recordAnnouncement(
+  tx: Executor,
+  services: Pick<Services, 'config'>,
+  images: Image[],
+  view: AssetView,
+  types: readonly ImageEventType[],
+): Promise<Announcement> {
+  const announcement: Announcement = { live: [], webhooks: [] };
+  for (const image of images) {
+    const data = presentImage(services.config.publicBaseUrl, image, view);
+    for (const type of types) {
+      const event: ImageEvent = { type, timestamp: new Date().toISOString(), data };
+      announcement.live.push({ imageId: image.id, event });
+      if (image.callbackUrl && isWebhookEventType(type)) {
+        announcement.webhooks.push({
+          eventId: newEventId(),
+          imageId: image.id,
+          url: image.callbackUrl,
+          eventType: type,
+          body: JSON.stringify(event),
+        });
+      }
     }
   }
+  await addToWebhookOutbox(tx, announcement.webhooks);
+  return announcement;
+}
+
+/** The same for every live upload of an asset, as it is inside the transaction. */
+export async function recordAssetAnnouncement(
+  tx: Executor,
+  services: Pick<Services, 'config'>,
+  assetId: string,
+  types: readonly ImageEventType[],
+): Promise<Announcement> {
+  if (types.length === 0) return NOTHING_TO_ANNOUNCE;
+  const [images, view] = await Promise.all([listLiveImagesOfAsset(tx, assetId), loadAssetView(tx, assetId)]);
+  return view ? recordAnnouncement(tx, services, images, view, types) : NOTHING_TO_ANNOUNCE;
 }
 
 /**
- * A new upload of bytes that had already settled gets its settling event from here: no flow runs for it. Reading
- * after the upload committed also covers an asset that settled while the upload was being recorded, before the
- * settle job could see the new image (the event may then come twice, under two event ids).
+ * After the commit: live events on the bus (best effort: a stream re-reads the state when it reconnects) and the
+ * recorded webhooks to their queue; an event the queue did not take stays in the outbox for the reconciler.
  */
-export async function announceIfSettled(services: Services, imageId: string): Promise<void> {
+export async function deliverAnnouncement(services: Services, announcement: Announcement): Promise<void> {
+  for (const { imageId, event } of announcement.live) {
+    await services.events.publish(imageId, event).catch((error: unknown) => {
+      services.logger.warn({ err: error, imageId, type: event.type }, 'could not publish a live event');
+    });
+  }
+  await Promise.all(announcement.webhooks.map((entry) => relayWebhook(services, entry)));
+}
+
+/** Hands one outbox entry to the webhook queue, then forgets it; on failure it stays for the next relay. */
+export async function relayWebhook(services: Services, entry: NewWebhookOutboxEntry): Promise<boolean> {
   try {
-    const { image, asset, renditions } = await loadImage(services, imageId);
-    if (!asset.settledAt || asset.status === 'processing') return;
-    await announceImage(services, image, asset, renditions, [SETTLED_EVENT_TYPE[asset.status]]);
+    await services.queues.enqueueWebhook(entry, services.config.webhooks);
+    await removeFromWebhookOutbox(services.db, entry);
+    return true;
   } catch (error) {
-    services.logger.warn({ err: error, imageId }, 'could not announce an already settled upload');
+    services.logger.warn({ err: error, imageId: entry.imageId, type: entry.eventType }, 'webhook event kept in the outbox for a later relay');
+    return false;
   }
 }

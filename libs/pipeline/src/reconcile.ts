@@ -1,23 +1,76 @@
-import { listUnsettledAssets, markFlowEnqueued } from '@renditions/db';
+import {
+  listStaleWebhookOutbox,
+  listUncleanedImages,
+  listUnfinishedTakedowns,
+  listUnsettledAssets,
+  markFlowEnqueued,
+} from '@renditions/db';
+import { relayWebhook } from './notify';
 import type { Services } from './services';
 
 export interface ReconcileReport {
+  /** Flows enqueued: never handed to Redis (the outbox), or lost by it. */
   enqueued: number;
-  checked: number;
+  /** Cleanups and takedowns queued again: lost, or out of attempts. */
+  cleanups: number;
+  /** Webhook events relayed from the outbox. */
+  relayed: number;
+  /** Items that failed this pass (logged); the next pass tries them again. */
+  failed: number;
 }
 
 /**
- * The outbox relay and the safety net in one pass: assets whose flow was never enqueued (Redis was down at
- * upload) are enqueued now, and assets unsettled for a long time get their flow back if Redis lost it.
- * Enqueueing is idempotent, so several workers may run this at once.
+ * The outbox relays and the safety net in one pass, each item on its own, so one asset's error never stops
+ * the others: flows never enqueued (Redis was down at upload) or lost; deletes and takedowns whose cleanup did
+ * not finish; webhook events still in the outbox. Everything it enqueues is idempotent, so several workers may
+ * run it at once.
  */
 export async function reconcileAssets(services: Services, now = new Date()): Promise<ReconcileReport> {
   const staleBefore = new Date(now.getTime() - services.config.worker.staleFlowAfterMs);
-  const candidates = await listUnsettledAssets(services.db, staleBefore);
-  let enqueued = 0;
-  for (const asset of candidates) {
-    if (await services.queues.ensureAssetFlow(asset.sha256)) enqueued += 1;
-    await markFlowEnqueued(services.db, asset.sha256);
-  }
-  return { enqueued, checked: candidates.length };
+  const report: ReconcileReport = { enqueued: 0, cleanups: 0, relayed: 0, failed: 0 };
+  const each = async <T>(items: T[], handle: (item: T) => Promise<void>, describe: (item: T) => object) => {
+    for (const item of items) {
+      try {
+        await handle(item);
+      } catch (error) {
+        report.failed += 1;
+        services.logger.warn({ err: error, ...describe(item) }, 'reconcile could not handle an item; the next pass will');
+      }
+    }
+  };
+
+  await each(
+    await listUnsettledAssets(services.db, staleBefore),
+    async (asset) => {
+      const data = { assetId: asset.id, run: asset.flowRun };
+      if (await services.queues.ensureAssetFlow(data)) report.enqueued += 1;
+      await markFlowEnqueued(services.db, asset.id, asset.flowRun);
+    },
+    (asset) => ({ assetId: asset.id }),
+  );
+  await each(
+    await listUncleanedImages(services.db, staleBefore),
+    async (image) => {
+      await services.queues.enqueueCleanup({ kind: 'deleted-image', imageId: image.id });
+      report.cleanups += 1;
+    },
+    (image) => ({ imageId: image.id }),
+  );
+  await each(
+    await listUnfinishedTakedowns(services.db, staleBefore),
+    async (asset) => {
+      await services.queues.enqueueCleanup({ kind: 'takedown', assetId: asset.id });
+      report.cleanups += 1;
+    },
+    (asset) => ({ assetId: asset.id }),
+  );
+  // Outbox entries younger than a second are still being handed over by whoever recorded them.
+  await each(
+    await listStaleWebhookOutbox(services.db, new Date(now.getTime() - 1000)),
+    async (entry) => {
+      if (await relayWebhook(services, entry)) report.relayed += 1;
+    },
+    (entry) => ({ imageId: entry.imageId, eventId: entry.eventId }),
+  );
+  return report;
 }

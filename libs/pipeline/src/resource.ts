@@ -1,6 +1,13 @@
-import type { Asset, Image, Rendition } from '@renditions/db';
+import type { Asset, AssetStage, Image, Rendition } from '@renditions/db';
 import { RENDITION_FORMATS, RENDITION_SIZES, phashToHex } from '@renditions/imaging';
-import { deriveAssetStatus } from './status';
+import { deriveAssetStatus, reportedStages } from './status';
+
+/** An asset with everything its resource shows: its stage rows and its renditions. */
+export interface AssetView {
+  asset: Asset;
+  stages: AssetStage[];
+  renditions: Rendition[];
+}
 
 export interface RenditionResource {
   size: string;
@@ -24,7 +31,8 @@ export interface ImageResource {
   phash: string | null;
   title: string | null;
   created_at: string;
-  stages: { strip: string; phash: string; moderation: string };
+  /** strip, phash, moderation: each stage that does not report through renditions. */
+  stages: Record<string, string>;
   moderation: { verdict: string; reason: string | null };
   renditions: RenditionResource[];
 }
@@ -36,13 +44,13 @@ export function originalUrl(baseUrl: string, image: Pick<Image, 'id'>, asset: Pi
   return `${baseUrl}/i/${image.id}.${asset.ext}`;
 }
 
-export function presentImage(baseUrl: string, image: Image, asset: Asset, renditions: Rendition[]): ImageResource {
+export function presentImage(baseUrl: string, image: Image, { asset, stages, renditions }: AssetView): ImageResource {
   const ordered = [...renditions].sort(
     (a, b) => sizeOrder(a.size) - sizeOrder(b.size) || formatOrder(a.format) - formatOrder(b.format),
   );
   return {
     id: image.id,
-    status: deriveAssetStatus(asset, renditions),
+    status: deriveAssetStatus(asset, stages, renditions),
     url: originalUrl(baseUrl, image, asset),
     mime: asset.mime,
     width: asset.width,
@@ -52,7 +60,7 @@ export function presentImage(baseUrl: string, image: Image, asset: Asset, rendit
     phash: asset.phash === null ? null : phashToHex(BigInt.asUintN(64, asset.phash)),
     title: image.title,
     created_at: image.createdAt.toISOString(),
-    stages: { strip: asset.stripStatus, phash: asset.phashStatus, moderation: asset.moderationStatus },
+    stages: reportedStages(stages),
     moderation: { verdict: asset.moderationVerdict, reason: asset.moderationReason },
     renditions: ordered.map((rendition) => ({
       size: rendition.size,

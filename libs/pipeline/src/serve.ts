@@ -21,7 +21,9 @@ export interface ServedImage {
 }
 
 /** Other spellings an original is served under, each mapped to the stored extension. */
-export const EXT_ALIASES: Record<string, string> = { jpeg: 'jpg', tiff: 'tif' };
+import { EXT_ALIASES } from './public-urls';
+
+export { EXT_ALIASES };
 
 /** `GET /i/:id.:ext`: the metadata-free original; cached for good once the stripped copy is stored. */
 export async function resolveOriginal(services: Services, id: string, ext: string): Promise<ServedImage> {
@@ -41,7 +43,7 @@ export async function resolveRendition(
     throw new NotFoundError(`No rendition "${size}.${format}"; sizes are ${RENDITION_SIZES.join(', ')}`);
   }
   const asset = await loadServableAsset(services, id);
-  const rendition = await findRendition(services.db, asset.sha256, size, format);
+  const rendition = await findRendition(services.db, asset.id, size, format);
   if (!rendition) throw new NotFoundError(`No rendition "${size}.${format}" for image "${id}"`);
   if (rendition.status === 'ready' && rendition.storageKey && rendition.etag) {
     return {
@@ -68,7 +70,7 @@ async function loadServableAsset(services: Services, id: string): Promise<Asset>
 }
 
 async function metadataFreeOriginal(services: Services, asset: Asset): Promise<ServedImage> {
-  if (asset.stripStatus === 'ready' && asset.strippedKey && asset.strippedEtag) {
+  if (asset.strippedKey && asset.strippedEtag) {
     return {
       body: { kind: 'stored', key: asset.strippedKey, size: asset.strippedBytes ?? 0 },
       etag: asset.strippedEtag,

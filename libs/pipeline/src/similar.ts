@@ -36,11 +36,12 @@ export async function findSimilarImages(
   id: string,
   options: { maxDistance: number },
 ): Promise<SimilarImages> {
-  const { image, asset } = await loadImage(services, id);
+  const { image, asset, stages } = await loadImage(services, id);
+  const phashStatus = stages.find((stage) => stage.stage === 'phash')?.status ?? 'pending';
   if (asset.moderationVerdict === 'reject') {
     throw new UnavailableForLegalReasonsError(`Image "${id}" was taken down by moderation`);
   }
-  if (asset.phash === null) return { items: [], phash_status: asset.phashStatus };
+  if (asset.phash === null) return { items: [], phash_status: phashStatus };
   const rows = await findImagesNearPhash(services.db, {
     phash: asset.phash,
     maxDistance: options.maxDistance,
@@ -53,6 +54,6 @@ export async function findSimilarImages(
       distance: row.distance,
       url: originalUrl(services.config.publicBaseUrl, row, row),
     })),
-    phash_status: asset.phashStatus,
+    phash_status: phashStatus,
   };
 }

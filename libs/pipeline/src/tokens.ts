@@ -32,3 +32,8 @@ export function deleteTokenMatches(token: string, storedHash: string): boolean {
 export function strongEtag(data: Buffer): string {
   return `"${createHash('sha256').update(data).digest('base64url').slice(0, 32)}"`;
 }
+
+/** An asset generation's id: random, so a new generation of the same bytes never shares keys or job ids with an old one. */
+export function newAssetId(): string {
+  return randomBytes(10).toString('hex');
+}

@@ -5,6 +5,7 @@ import type { Logger } from '@renditions/observability';
 import { QueueClient } from '@renditions/queue';
 import { createStorage } from '@renditions/storage';
 import { createCdnPurger } from './cdn-purge';
+import { flowStages, QUEUE_NAMES, ROOT_STAGE } from './stages';
 import type { Services } from './services';
 import { webhookSecretProvider } from './webhook-secret';
 
@@ -19,7 +20,8 @@ export function createServices(config: Config, logger: Logger): ServicesHandle {
   const queues = new QueueClient({
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
-    flow: { moderationAttempts: config.moderation.attempts },
+    queueNames: QUEUE_NAMES,
+    flow: { stages: flowStages(config), root: ROOT_STAGE },
   });
   const events = new EventBus(config.redisUrl, config.queuePrefix);
   return {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCdnPurger, HttpCdnPurger, noopCdnPurger, purgeRequestUrl, purgeSucceeded } from '../src/cdn-purge';
+import { CdnPurgeError, createCdnPurger, HttpCdnPurger, noopCdnPurger, purgeRequestUrl, purgeSucceeded } from '../src/cdn-purge';
 
 describe('purgeRequestUrl', () => {
   it('maps a public URL to the purge location of the same path', () => {
@@ -41,7 +41,7 @@ describe('HttpCdnPurger against a real HTTP server', () => {
 
   function capturingLogger() {
     const lines: Array<{ msg: string; url: string; status?: number }> = [];
-    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     return { logger, lines };
   }
 
@@ -57,13 +57,16 @@ describe('HttpCdnPurger against a real HTTP server', () => {
     expect(lines).toEqual([]);
   });
 
-  it('logs refused purges and gives up on a CDN that does not answer in time, without throwing', async () => {
+  it('tries every URL, then throws naming the refused and unanswered ones so the cleanup retries', async () => {
     const base = await listen((req, res) => {
       if (req.url === '/purge/i/refused.jpg') res.writeHead(403).end();
       // Anything else hangs.
     });
     const { logger, lines } = capturingLogger();
-    await new HttpCdnPurger(base, logger, 300).purge(['http://img.example/i/refused.jpg', 'http://img.example/i/hangs.jpg']);
+    const purging = new HttpCdnPurger(base, logger, 300).purge(['http://img.example/i/refused.jpg', 'http://img.example/i/hangs.jpg']);
+    const error = await purging.then(() => undefined, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CdnPurgeError);
+    expect((error as CdnPurgeError).failedUrls.sort()).toEqual(['http://img.example/i/hangs.jpg', 'http://img.example/i/refused.jpg']);
     expect(lines.map(({ url, status }) => ({ url, status })).sort((a, b) => a.url.localeCompare(b.url))).toEqual([
       { url: 'http://img.example/i/hangs.jpg', status: undefined },
       { url: 'http://img.example/i/refused.jpg', status: 403 },

@@ -1,77 +1,76 @@
 import type { FlowJob, JobsOptions } from 'bullmq';
-import { jobIdFor } from './jobs';
-import { FLOW_TREE, type QueueName } from './names';
+import { stageJobId, type AssetJobData } from './jobs';
 
-const RETENTION: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
+/** What the queue needs to know of a stage: its queue, how often it is tried, and which stages it waits for. */
+export interface FlowStage {
+  name: string;
+  attempts: number;
+  /** Stages that must finish (or fail for good) first. The flow's root runs after everything. */
+  after: readonly string[];
+}
+
+export const JOB_RETENTION: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
   removeOnComplete: true,
   // Failed jobs stay a while so an admin can read and retry them in Bull Board.
   removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
 };
 
-/** The queues of an asset's flow; webhook deliveries have their own policy (WebhookRetryPolicy). */
-type FlowQueue = Exclude<QueueName, 'webhook'>;
-
-const ATTEMPTS: Record<FlowQueue, number> = {
-  strip: 5,
-  phash: 5,
-  moderation: 5,
-  render: 5,
-  'render-avif': 5,
-  settle: 10,
-};
-
-/** How a webhook event is retried: `backoffMs` doubles at each retry, jitter takes up to half of it off. */
-export interface WebhookRetryPolicy {
-  attempts: number;
-  backoffMs: number;
-}
-
-/** Options of a webhook delivery: its own attempts, exponential backoff with jitter so retries do not stampede. */
-export function webhookJobOptions(retry: WebhookRetryPolicy, jobId: string): JobsOptions {
-  return {
-    jobId,
-    attempts: retry.attempts,
-    backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
-    ...RETENTION,
+/**
+ * The flow's shape, checked once: BullMQ gives a job one parent, so each stage may be waited for by one stage
+ * only; every name must be known; exactly one stage (the root) waits for everything nobody else waits for.
+ * @throws {Error} naming the stage that breaks the shape
+ */
+export function planFlow(stages: readonly FlowStage[], rootName: string): FlowStage {
+  const byName = new Map(stages.map((stage) => [stage.name, stage]));
+  if (byName.size !== stages.length) throw new Error('Expected unique stage names');
+  const root = byName.get(rootName);
+  if (!root) throw new Error(`Expected a root stage "${rootName}" in the stage list`);
+  const waitedFor = new Map<string, string>();
+  for (const stage of stages) {
+    for (const name of stage.after) {
+      if (!byName.has(name)) throw new Error(`Stage "${stage.name}" runs after "${name}", which is not a stage`);
+      if (name === rootName) throw new Error(`Stage "${stage.name}" cannot run after the root "${rootName}"`);
+      const other = waitedFor.get(name);
+      if (other) throw new Error(`Stage "${name}" is waited for by both "${other}" and "${stage.name}"; a job has one parent`);
+      waitedFor.set(name, stage.name);
+    }
+  }
+  if (root.after.length > 0) throw new Error(`The root "${rootName}" runs after every other stage; give it no "after"`);
+  const topLevel = stages.filter((stage) => stage !== root && !waitedFor.has(stage.name)).map((stage) => stage.name);
+  const planned = { ...root, after: topLevel };
+  // Every stage must hang under the root: a cycle (a after b after a) leaves its members unreachable.
+  const reachable = new Set<string>();
+  const visit = (stage: FlowStage) => {
+    reachable.add(stage.name);
+    for (const name of stage.after) visit(byName.get(name) as FlowStage);
   };
-}
-
-/** What a deployment tunes about an asset's flow. */
-export interface AssetFlowOptions {
-  /** Attempts of the moderation job (MODERATION_ATTEMPTS): each one asks the external hook once. */
-  moderationAttempts?: number;
-}
-
-function jobOptions(queue: FlowQueue, sha256: string, attempts = ATTEMPTS[queue]): JobsOptions {
-  return {
-    jobId: jobIdFor(queue, sha256),
-    attempts,
-    backoff: { type: 'exponential', delay: 1000 },
-    ...RETENTION,
-  };
+  visit(planned);
+  const lost = stages.filter((stage) => !reachable.has(stage.name)).map((stage) => stage.name);
+  if (lost.length > 0) throw new Error(`Stages ${lost.join(', ')} wait for each other in a cycle`);
+  return planned;
 }
 
 /**
- * One asset's work as a BullMQ flow (shape in FLOW_TREE): the `settle` parent runs once every job below it has
- * completed or failed for good (`ignoreDependencyOnFailure` at every level), so an image always settles and never
- * stays `processing`.
+ * One run of an asset's work as a BullMQ flow: each stage is the parent of the stages it runs after, the root
+ * (settle) over everything. `ignoreDependencyOnFailure` at every level: a parent runs once its children completed
+ * or failed for good, so an image always settles and never stays `processing`.
  */
-export function assetFlow(sha256: string, options: AssetFlowOptions = {}): FlowJob {
-  const child = (queue: FlowQueue, children: readonly FlowQueue[] = []): FlowJob => ({
-    name: queue,
-    queueName: queue,
-    data: { sha256 },
+export function assetFlow(root: FlowStage, stages: readonly FlowStage[], data: AssetJobData): FlowJob {
+  const byName = new Map(stages.map((stage) => [stage.name, stage]));
+  const job = (stage: FlowStage, isRoot: boolean): FlowJob => ({
+    name: stage.name,
+    queueName: stage.name,
+    data,
     opts: {
-      ...jobOptions(queue, sha256, queue === 'moderation' ? options.moderationAttempts : undefined),
-      ignoreDependencyOnFailure: true,
+      jobId: stageJobId(stage.name, data),
+      attempts: stage.attempts,
+      backoff: { type: 'exponential', delay: 1000 },
+      ...JOB_RETENTION,
+      ...(isRoot ? {} : { ignoreDependencyOnFailure: true }),
     },
-    ...(children.length > 0 ? { children: children.map((queue) => child(queue)) } : {}),
+    ...(stage.after.length > 0
+      ? { children: stage.after.map((name) => job(byName.get(name) as FlowStage, false)) }
+      : {}),
   });
-  return {
-    name: 'settle',
-    queueName: 'settle',
-    data: { sha256 },
-    opts: jobOptions('settle', sha256),
-    children: Object.entries(FLOW_TREE).map(([queue, children]) => child(queue as FlowQueue, children)),
-  };
+  return job(root, true);
 }

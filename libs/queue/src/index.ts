@@ -1,7 +1,14 @@
-export { QUEUE_NAMES, FLOW_TREE, RENDER_QUEUE_FORMATS, type QueueName } from './names';
-export { jobIdFor, type AssetJobData, type WebhookJobData, type JobDataMap, type JobOutcome, type ProcessorFn, type ProcessorMap } from './jobs';
-export { assetFlow, webhookJobOptions, type AssetFlowOptions, type WebhookRetryPolicy } from './flow';
+export {
+  stageJobId,
+  cleanupJobId,
+  type AssetJobData,
+  type CleanupJobData,
+  type WebhookJobData,
+  type JobOutcome,
+  type ProcessorFn,
+} from './jobs';
+export { assetFlow, planFlow, type FlowStage } from './flow';
 export { createRedisConnection } from './connection';
-export { QueueClient, QueueUnavailableError, type QueueClientOptions } from './producer';
-export { startWorkers, type WorkerPool, type WorkerPoolOptions } from './workers';
+export { QueueClient, QueueUnavailableError, type QueueClientOptions, type WebhookRetryPolicy } from './producer';
+export { startWorkers, isFinalFailure, type WorkerPool, type WorkerPoolOptions } from './workers';
 export { UnrecoverableError, type Job } from 'bullmq';

@@ -1,13 +1,16 @@
 import type { Job } from 'bullmq';
-import type { QueueName } from './names';
 
-/** Every job works on one asset, identified by the SHA-256 of its bytes. */
+/** Every stage job works on one generation of an asset, in one run of its flow (a retry starts the next run). */
 export interface AssetJobData {
-  sha256: string;
+  assetId: string;
+  run: number;
 }
 
-/** What a finished job reports; `skipped` when there was nothing to do (asset deleted, already done). */
-export type JobOutcome = { outcome: 'done' | 'skipped'; detail?: string };
+/**
+ * Durable removal work: a deleted image's CDN copies (and its asset, when it was the last upload of it), or a
+ * rejected asset's objects and CDN copies. Retried until storage and the CDN accept.
+ */
+export type CleanupJobData = { kind: 'deleted-image'; imageId: string } | { kind: 'takedown'; assetId: string };
 
 /** One webhook event to one receiver; the body is signed at each attempt with a fresh timestamp. */
 export interface WebhookJobData {
@@ -19,14 +22,16 @@ export interface WebhookJobData {
   body: string;
 }
 
-export type JobDataMap = { [Q in Exclude<QueueName, 'webhook'>]: AssetJobData } & { webhook: WebhookJobData };
+/** What a finished job reports; `skipped` when there was nothing to do (asset deleted, already done). */
+export type JobOutcome = { outcome: 'done' | 'skipped'; detail?: string };
 
-export type ProcessorFn<Q extends QueueName> = (job: Job<JobDataMap[Q], JobOutcome, Q>) => Promise<JobOutcome>;
-
-/** A processor per queue; leaving one out is a type error. */
-export type ProcessorMap = { [Q in QueueName]: ProcessorFn<Q> };
+export type ProcessorFn<Data> = (job: Job<Data, JobOutcome>) => Promise<JobOutcome>;
 
 /** Deterministic, colon-free job ids make enqueueing idempotent: adding an existing id is a no-op. */
-export function jobIdFor(queue: QueueName, sha256: string): string {
-  return `${queue}-${sha256}`;
+export function stageJobId(queue: string, data: AssetJobData): string {
+  return `${queue}-${data.assetId}-r${data.run}`;
+}
+
+export function cleanupJobId(data: CleanupJobData): string {
+  return data.kind === 'takedown' ? `takedown-${data.assetId}` : `deleted-${data.imageId}`;
 }

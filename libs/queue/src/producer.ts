@@ -1,81 +1,114 @@
-import { FlowProducer, Queue } from 'bullmq';
+import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import pTimeout from 'p-timeout';
 import type { Redis } from 'ioredis';
 import { createRedisConnection } from './connection';
-import { assetFlow, webhookJobOptions, type AssetFlowOptions, type WebhookRetryPolicy } from './flow';
-import { jobIdFor, type WebhookJobData } from './jobs';
-import { QUEUE_NAMES, type QueueName } from './names';
+import { assetFlow, JOB_RETENTION, planFlow, type FlowStage } from './flow';
+import { cleanupJobId, stageJobId, type AssetJobData, type CleanupJobData, type WebhookJobData } from './jobs';
 
 export interface QueueClientOptions {
   redisUrl: string;
   prefix: string;
+  /** Every queue name the product uses (stages, cleanup, webhook): the queues this client inspects. */
+  queueNames: readonly string[];
+  /** The asset flow's stages and its root; without them the client can inspect queues but not enqueue flows. */
+  flow?: { stages: readonly FlowStage[]; root: string };
   /** How long a producer call may wait for Redis before giving up (BullMQ waits for a connection otherwise). */
   commandTimeoutMs?: number;
-  /** How the asset flows this client enqueues are tuned. */
-  flow?: AssetFlowOptions;
+  onError?: (error: Error) => void;
+}
+
+/** How a webhook event is retried: `backoffMs` doubles at each retry, jitter takes up to half of it off. */
+export interface WebhookRetryPolicy {
+  attempts: number;
+  backoffMs: number;
 }
 
 export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
 }
 
+/** Cleanup retries until storage and the CDN accept: the reconciler re-adds one that used up its attempts. */
+const CLEANUP_OPTIONS: JobsOptions = { attempts: 20, backoff: { type: 'exponential', delay: 1000 }, ...JOB_RETENTION };
+
 /**
- * The producer side of the queues, used by the API and the reconciler: enqueue an asset's flow, inspect it,
- * drop it. Shares one fail-fast connection.
+ * The producer side of the queues, used by the API and the reconciler: enqueue an asset's flow, cleanup and
+ * webhook deliveries, inspect and drop jobs. Shares one fail-fast connection.
  */
 export class QueueClient {
   readonly connection: Redis;
-  readonly queues: { readonly [Q in QueueName]: Queue };
+  readonly queues: ReadonlyMap<string, Queue>;
   private readonly flows: FlowProducer;
   private readonly commandTimeoutMs: number;
-  private readonly flowOptions: AssetFlowOptions;
+  private readonly flow?: { stages: readonly FlowStage[]; root: FlowStage };
 
   constructor(options: QueueClientOptions) {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
-    this.flowOptions = options.flow ?? {};
+    this.flow = options.flow && {
+      stages: options.flow.stages,
+      root: planFlow(options.flow.stages, options.flow.root),
+    };
     this.connection = createRedisConnection(options.redisUrl, 'producer');
-    // Connection errors are expected while Redis is down; callers see them as rejected commands.
-    this.connection.on('error', () => undefined);
+    // Callers see an outage as rejected commands; the owner decides how loudly to log it.
+    const onError = options.onError ?? (() => undefined);
+    this.connection.on('error', onError);
     const shared = { connection: this.connection, prefix: options.prefix };
     this.flows = new FlowProducer(shared);
-    this.flows.on('error', () => undefined);
-    this.queues = Object.fromEntries(
-      QUEUE_NAMES.map((name) => {
+    this.flows.on('error', onError);
+    this.queues = new Map(
+      options.queueNames.map((name) => {
         const queue = new Queue(name, shared);
-        queue.on('error', () => undefined);
+        queue.on('error', onError);
         return [name, queue];
       }),
-    ) as { [Q in QueueName]: Queue };
+    );
   }
 
-  /** Idempotent: the flow's job ids derive from the asset, so enqueueing twice does not duplicate work. */
-  async enqueueAsset(sha256: string): Promise<void> {
-    await this.bounded(this.flows.add(assetFlow(sha256, this.flowOptions)), 'enqueue a flow');
+  /** Idempotent: the flow's job ids derive from the asset generation and the run. */
+  async enqueueAssetFlow(data: AssetJobData): Promise<void> {
+    const flow = this.requireFlow();
+    await this.bounded(this.flows.add(assetFlow(flow.root, flow.stages, data)), 'enqueue a flow');
   }
 
   /**
-   * Makes sure the asset's flow exists: re-adds it when Redis lost it (restart without persistence) or when its
-   * settle job failed for good. Returns whether a flow was added.
+   * Makes sure the asset's flow run exists: re-adds it when Redis lost it (restart without persistence) or when
+   * its root job failed for good. Returns whether a flow was added.
    */
-  async ensureAssetFlow(sha256: string): Promise<boolean> {
-    const parentId = jobIdFor('settle', sha256);
-    const state = await this.bounded(this.queues.settle.getJobState(parentId), 'read a job state');
+  async ensureAssetFlow(data: AssetJobData): Promise<boolean> {
+    const root = this.requireFlow().root.name;
+    const queue = this.queue(root);
+    const rootId = stageJobId(root, data);
+    const state = await this.bounded(queue.getJobState(rootId), 'read a job state');
     if (state !== 'unknown' && state !== 'failed' && state !== 'completed') return false;
-    if (state !== 'unknown') await (await this.queues.settle.getJob(parentId))?.remove({ removeChildren: true });
-    await this.enqueueAsset(sha256);
+    if (state !== 'unknown') await this.bounded(removeJob(queue, rootId), 'remove a job');
+    await this.enqueueAssetFlow(data);
     return true;
   }
 
-  /** Queues one webhook delivery; the job id is the event id plus the receiver, so an event is sent once. */
-  async enqueueWebhook(data: WebhookJobData, retry: WebhookRetryPolicy): Promise<void> {
-    const jobId = `${data.eventId}-${data.imageId}`;
-    await this.bounded(this.queues.webhook.add(data.eventType, data, webhookJobOptions(retry, jobId)), 'enqueue a webhook');
+  /** Removes a run's jobs that have not started; jobs already running finish and find the asset gone. */
+  async dropAssetFlow(data: AssetJobData): Promise<void> {
+    const root = this.requireFlow().root.name;
+    await this.bounded(removeJob(this.queue(root), stageJobId(root, data)), 'remove a job');
   }
 
-  /** Removes the asset's pending jobs; jobs already running finish and find the asset gone. */
-  async dropAsset(sha256: string): Promise<void> {
-    const parent = await this.bounded(this.queues.settle.getJob(jobIdFor('settle', sha256)), 'find a job');
-    if (parent) await this.bounded(parent.remove({ removeChildren: true }), 'remove a job').catch(() => undefined);
+  /** Idempotent per image or asset; a cleanup that used up its attempts is added afresh. */
+  async enqueueCleanup(data: CleanupJobData): Promise<void> {
+    const queue = this.queue('cleanup');
+    const jobId = cleanupJobId(data);
+    const state = await this.bounded(queue.getJobState(jobId), 'read a job state');
+    if (state === 'failed' || state === 'completed') await this.bounded(removeJob(queue, jobId), 'remove a job');
+    await this.bounded(queue.add(data.kind, data, { ...CLEANUP_OPTIONS, jobId }), 'enqueue a cleanup');
+  }
+
+  /** Queues one webhook delivery; the job id is the event id plus the receiver's image, so an event is sent once. */
+  async enqueueWebhook(data: WebhookJobData, retry: WebhookRetryPolicy): Promise<void> {
+    const options: JobsOptions = {
+      jobId: `${data.eventId}-${data.imageId}`,
+      attempts: retry.attempts,
+      // Exponential backoff with jitter, so retries after a receiver's outage do not stampede.
+      backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
+      ...JOB_RETENTION,
+    };
+    await this.bounded(this.queue('webhook').add(data.eventType, data, options), 'enqueue a webhook');
   }
 
   async ping(): Promise<void> {
@@ -83,15 +116,30 @@ export class QueueClient {
   }
 
   /** Jobs per queue and state (waiting, active, failed, ...), bounded like every producer call. */
-  async jobCounts(): Promise<Record<QueueName, Record<string, number>>> {
-    const counts = QUEUE_NAMES.map(async (name) => [name, await this.queues[name].getJobCounts()] as const);
-    return Object.fromEntries(await this.bounded(Promise.all(counts), 'count jobs')) as Record<QueueName, Record<string, number>>;
+  async jobCounts(): Promise<Record<string, Record<string, number>>> {
+    const counts = [...this.queues].map(async ([name, queue]) => [name, await queue.getJobCounts()] as const);
+    return Object.fromEntries(await this.bounded(Promise.all(counts), 'count jobs'));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.flows.close(), ...[...this.queues.values()].map((queue) => queue.close())]);
+    this.connection.disconnect();
+  }
+
+  private queue(name: string): Queue {
+    const queue = this.queues.get(name);
+    if (!queue) throw new Error(`Expected a queue named "${name}" among ${[...this.queues.keys()].join(', ')}`);
+    return queue;
+  }
+
+  private requireFlow() {
+    if (!this.flow) throw new Error('This QueueClient was made without the flow\'s stages');
+    return this.flow;
   }
 
   /**
-   * BullMQ waits for a connection rather than failing while Redis is down; callers in the request path need
-   * an answer now. An operation that times out may still complete later, which is harmless: enqueueing is
-   * idempotent.
+   * BullMQ waits for a connection rather than failing while Redis is down; callers need an answer now. An
+   * operation that times out may still complete later, which is harmless: every enqueue here is idempotent.
    */
   private async bounded<T>(operation: Promise<T>, what: string): Promise<T> {
     operation.catch(() => undefined);
@@ -100,9 +148,10 @@ export class QueueClient {
       message: new QueueUnavailableError(`Redis did not answer within ${this.commandTimeoutMs} ms (${what})`),
     });
   }
+}
 
-  async close(): Promise<void> {
-    await Promise.allSettled([this.flows.close(), ...Object.values(this.queues).map((queue) => queue.close())]);
-    this.connection.disconnect();
-  }
+/** A job and the jobs under it; a job that is running cannot be removed, and is left to find its asset gone. */
+async function removeJob(queue: Queue, jobId: string): Promise<void> {
+  const job = await queue.getJob(jobId);
+  await job?.remove({ removeChildren: true }).catch(() => undefined);
 }

@@ -1,17 +1,17 @@
 import { Worker, type Job } from 'bullmq';
 import { createRedisConnection } from './connection';
-import type { JobOutcome, ProcessorMap } from './jobs';
-import { QUEUE_NAMES, type QueueName } from './names';
+import type { JobOutcome, ProcessorFn } from './jobs';
 
 export interface WorkerPoolOptions {
   redisUrl: string;
   prefix: string;
-  concurrency: Record<QueueName, number>;
+  /** Jobs in flight per queue. */
+  concurrency: Record<string, number>;
   /** How long a job's lock lives without renewal; a crashed worker's job runs again after this. */
   lockDurationMs?: number;
-  onFailed?: (queue: QueueName, job: Job | undefined, error: Error, final: boolean) => void;
-  onCompleted?: (queue: QueueName, job: Job, durationMs: number) => void;
-  onError?: (queue: QueueName, error: Error) => void;
+  onFailed?: (queue: string, job: Job | undefined, error: Error, final: boolean) => void;
+  onCompleted?: (queue: string, job: Job, durationMs: number) => void;
+  onError?: (queue: string, error: Error) => void;
 }
 
 export interface WorkerPool {
@@ -19,24 +19,27 @@ export interface WorkerPool {
   close(): Promise<void>;
 }
 
-/** One typed BullMQ worker per queue, all sharing a blocking-safe connection. */
-export function startWorkers(processors: ProcessorMap, options: WorkerPoolOptions): WorkerPool {
+/** Whether BullMQ will try this job again after this failure. */
+export function isFinalFailure(job: Pick<Job, 'attemptsMade' | 'opts'>, error: Error): boolean {
+  return error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+}
+
+/** One BullMQ worker per queue, all sharing a blocking-safe connection. */
+export function startWorkers(processors: Record<string, ProcessorFn<never>>, options: WorkerPoolOptions): WorkerPool {
   const connection = createRedisConnection(options.redisUrl, 'worker');
-  connection.on('error', () => undefined);
-  const workers = QUEUE_NAMES.map((queue) => {
-    const worker = new Worker<unknown, JobOutcome>(queue, processors[queue] as never, {
+  connection.on('error', (error) => options.onError?.('redis', error));
+  const lockDuration = options.lockDurationMs ?? 30_000;
+  const workers = Object.entries(processors).map(([queue, processor]) => {
+    const worker = new Worker<never, JobOutcome>(queue, processor, {
       connection,
       prefix: options.prefix,
-      concurrency: options.concurrency[queue],
-      lockDuration: options.lockDurationMs ?? 30_000,
-      stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
+      concurrency: options.concurrency[queue] ?? 1,
+      lockDuration,
+      stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
       maxStalledCount: 2,
     });
     worker.on('error', (error) => options.onError?.(queue, error));
-    worker.on('failed', (job, error) => {
-      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || error.name === 'UnrecoverableError';
-      options.onFailed?.(queue, job, error, final);
-    });
+    worker.on('failed', (job, error) => options.onFailed?.(queue, job, error, !job || isFinalFailure(job, error)));
     worker.on('completed', (job) => {
       const durationMs = job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0;
       options.onCompleted?.(queue, job, durationMs);

@@ -1,89 +1,210 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
+import { DEFAULT_TIMEOUT_MS, PING_TIMEOUT_MS, withDeadline, type DeadlineOptions } from './deadline';
 import { ObjectNotFoundError, StorageUnavailableError } from './errors';
-import type { ByteRange, ObjectInfo, ObjectStorage, PutOptions } from './types';
+import { assertDeletablePrefix } from './prefix';
+import type { ByteRange, ListedObject, ObjectInfo, ObjectStorage, PutOptions } from './types';
 
 /** Stores objects as files under one root directory, the key being the relative path. */
 export class LocalStorage implements ObjectStorage {
   readonly driver = 'local';
   private readonly root: string;
+  private readonly timeoutMs: number;
 
-  constructor(root: string) {
+  constructor(root: string, options: DeadlineOptions = {}) {
     this.root = path.resolve(root);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   async put(key: string, body: Readable | Buffer, _options?: PutOptions): Promise<void> {
     const target = this.pathOf(key);
     const dir = path.dirname(target);
-    await mkdir(dir, { recursive: true });
     // Same directory as the target so the rename is atomic: readers see the old object or the new one, never a prefix.
     const temp = path.join(dir, `.${path.basename(target)}.${randomUUID()}.tmp`);
-    try {
-      const handle = await open(temp, 'wx');
+    await this.bounded('put', key, async (signal) => {
+      // A body that stops sending would hold the temp file and its handle open until it ends; past the deadline it ends now.
+      if (!Buffer.isBuffer(body)) addAbortSignal(signal, body);
       try {
-        await writeFile(handle, body);
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await createExclusive(temp);
+        try {
+          await writeFile(handle, body, { signal });
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        // The caller was told this write failed once the deadline passed: it must not appear behind their back.
+        signal.throwIfAborted();
+        await rename(temp, target);
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
       }
-      await rename(temp, target);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    await syncDirectory(dir);
+      await syncDirectory(dir);
+    });
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.pathOf(key);
-    // Opening first turns a missing file into a rejected promise rather than a stream error after the response started.
-    const handle = await open(file, 'r').catch((error: unknown) => rethrowMissing(error, key));
-    if (!(await handle.stat()).isFile()) {
-      await handle.close();
-      throw new ObjectNotFoundError(key);
-    }
-    return handle.createReadStream(range);
+    return this.bounded('get', key, async (signal) => {
+      // Opening first turns a missing file into a rejected promise rather than a stream error after the response started.
+      const handle = await open(file, 'r').catch((error: unknown) => rethrowMissing(error, key));
+      try {
+        if (!(await handle.stat()).isFile()) throw new ObjectNotFoundError(key);
+        // Past the deadline nobody will read this stream; only its handle would remain.
+        signal.throwIfAborted();
+        return handle.createReadStream(range);
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
+    });
   }
 
   async getBuffer(key: string): Promise<Buffer> {
-    return readFile(this.pathOf(key)).catch((error: unknown) => rethrowMissing(error, key));
+    const file = this.pathOf(key);
+    return this.bounded('getBuffer', key, (signal) =>
+      readFile(file, { signal }).catch((error: unknown) => rethrowMissing(error, key)),
+    );
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
-    const stats = await stat(this.pathOf(key)).catch((error: unknown) => {
-      if (isMissing(error)) return null;
-      throw error;
-    });
+    const file = this.pathOf(key);
+    const stats = await this.bounded('head', key, () =>
+      stat(file).catch((error: unknown) => {
+        if (isMissing(error)) return null;
+        throw error;
+      }),
+    );
     return stats?.isFile() ? { size: stats.size } : null;
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.pathOf(key), { force: true });
+    const file = this.pathOf(key);
+    await this.bounded('delete', key, () => this.removeFile(file));
+  }
+
+  list(prefix: string): AsyncIterable<ListedObject> {
+    return this.listFor('list', prefix);
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    assertDeletablePrefix(prefix);
+    let deleted = 0;
+    for await (const { key } of this.listFor('deletePrefix', prefix)) {
+      if (await this.bounded('deletePrefix', prefix, () => this.removeFile(path.join(this.root, key)))) deleted += 1;
+    }
+    return deleted;
+  }
+
+  async abortIncompleteUploads(_olderThan: Date): Promise<number> {
+    // Files have no multipart uploads: an interrupted put leaves a temp file, which `list` shows to the sweeper.
+    return 0;
   }
 
   async ping(): Promise<void> {
-    try {
-      await mkdir(this.root, { recursive: true });
-      await access(this.root, constants.W_OK);
-    } catch (error) {
-      throw new StorageUnavailableError(`Storage directory ${this.root} is not writable`, undefined, { cause: error });
-    }
+    await withDeadline(Math.min(this.timeoutMs, PING_TIMEOUT_MS), 'ping', undefined, async () => {
+      try {
+        await mkdir(this.root, { recursive: true });
+        await access(this.root, constants.W_OK);
+      } catch (error) {
+        throw new StorageUnavailableError(`Storage directory ${this.root} is not writable`, undefined, { cause: error });
+      }
+    });
   }
 
   async close(): Promise<void> {
     // Every handle is opened and closed per call.
   }
 
+  private bounded<T>(operation: string, key: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.timeoutMs, operation, key, work);
+  }
+
+  /** Lists for `operation`, which names the deadline errors. */
+  private async *listFor(operation: string, prefix: string): AsyncGenerator<ListedObject> {
+    // Start at the folder of the prefix's last '/': a partial name after it ('assets/ab') only filters that level.
+    const folderKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    yield* this.walk(operation, prefix, this.folderOf(folderKey, prefix), folderKey);
+  }
+
+  /** One folder per deadline, like one page of an S3 listing. */
+  private async *walk(operation: string, prefix: string, folder: string, folderKey: string): AsyncGenerator<ListedObject> {
+    const page = await this.bounded(operation, prefix, () => readFolder(folder, folderKey, prefix));
+    yield* page.objects;
+    for (const name of page.folders) {
+      yield* this.walk(operation, prefix, path.join(folder, name), `${folderKey}${name}/`);
+    }
+  }
+
+  /** Deletes one file, then the folders that leaves empty; false when the file was already gone. */
+  private async removeFile(file: string): Promise<boolean> {
+    try {
+      await unlink(file);
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+    // Best effort, so deleted assets do not leave a tree of empty folders: stops at the first one still in use.
+    for (let folder = path.dirname(file); folder !== this.root; folder = path.dirname(folder)) {
+      if (!(await rmdir(folder).then(() => true, () => false))) break;
+    }
+    return true;
+  }
+
   private pathOf(key: string): string {
     // Keys come from our own code, but a traversal here would read or overwrite arbitrary files: refuse loudly.
-    if (path.isAbsolute(key) || key.split(/[/\\]/).some((segment) => segment === '' || segment === '.' || segment === '..')) {
-      throw new Error(`Invalid storage key "${key}"`);
-    }
+    if (!isSafeKey(key)) throw new Error(`Invalid storage key "${key}"`);
     return path.join(this.root, key);
   }
+
+  private folderOf(folderKey: string, prefix: string): string {
+    if (folderKey === '') return this.root;
+    if (!isSafeKey(folderKey.slice(0, -1))) throw new Error(`Invalid storage prefix "${prefix}"`);
+    return path.join(this.root, folderKey);
+  }
+}
+
+function isSafeKey(key: string): boolean {
+  return !path.isAbsolute(key) && key.split(/[/\\]/).every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
+
+/** One folder's files whose keys match `prefix`, and the subfolders that may hold more; a missing folder holds nothing. */
+async function readFolder(
+  folder: string,
+  folderKey: string,
+  prefix: string,
+): Promise<{ objects: ListedObject[]; folders: string[] }> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch((error: unknown) => {
+    if (isMissing(error)) return [];
+    throw error;
+  });
+  const folders = entries.filter((entry) => entry.isDirectory() && `${folderKey}${entry.name}/`.startsWith(prefix));
+  const files = entries.filter((entry) => entry.isFile() && `${folderKey}${entry.name}`.startsWith(prefix));
+  const objects = await Promise.all(
+    files.map(async (entry): Promise<ListedObject | null> => {
+      // A file deleted since readdir is simply no longer there.
+      const stats = await stat(path.join(folder, entry.name)).catch((error: unknown) => {
+        if (isMissing(error)) return null;
+        throw error;
+      });
+      return stats && { key: `${folderKey}${entry.name}`, size: stats.size, lastModified: stats.mtime };
+    }),
+  );
+  return { objects: objects.filter((object) => object !== null), folders: folders.map((entry) => entry.name) };
+}
+
+/** Creates the temp file of a put, and its folder. */
+async function createExclusive(file: string): Promise<FileHandle> {
+  await mkdir(path.dirname(file), { recursive: true });
+  return open(file, 'wx').catch(async (error: unknown) => {
+    // A concurrent delete may prune the folder in the instant it is empty, between mkdir and open.
+    if (!isMissing(error)) throw error;
+    await mkdir(path.dirname(file), { recursive: true });
+    return open(file, 'wx');
+  });
 }
 
 /** Makes the rename itself survive a power loss, not only the file's bytes. */

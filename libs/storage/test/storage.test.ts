@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createCipheriv, createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +15,10 @@ import {
   createStorage,
   type ObjectStorage,
 } from '../src/index';
+import { BYTES, OCTETS, keysOf, listAll, s3ConfigFor } from './fixtures';
 
 const MB = 1024 * 1024;
-const OCTETS = { contentType: 'application/octet-stream' };
-const BYTES = Buffer.from('0123456789abcdefghij');
+const TIMEOUT_MS = 30_000;
 
 interface Harness {
   storage: ObjectStorage;
@@ -40,20 +40,9 @@ async function localHarness(): Promise<Harness> {
 
 async function s3Harness(): Promise<Harness> {
   const bucket = await s3Server.createBucket();
-  const storage = createStorage({ driver: 's3', s3: s3ConfigFor(s3Server.endpoint, bucket) });
+  const storage = createStorage({ driver: 's3', s3: s3ConfigFor(s3Server, bucket), timeoutMs: TIMEOUT_MS });
   // The bucket goes away with the server's directory in afterAll.
   return { storage, cleanup: async () => {} };
-}
-
-function s3ConfigFor(endpoint: string, bucket: string) {
-  return {
-    endpoint,
-    bucket,
-    region: s3Server.region,
-    accessKeyId: s3Server.accessKeyId,
-    secretAccessKey: s3Server.secretAccessKey,
-    forcePathStyle: true,
-  };
 }
 
 /** Yields `bytes` in 64 KiB chunks, then optionally fails as a dropped client connection would. */
@@ -174,6 +163,56 @@ describe.each([
   it('answers a readiness ping', async () => {
     await expect(storage.ping()).resolves.toBeUndefined();
   });
+
+  describe('listing and deleting by prefix', () => {
+    const KEYS = ['assets/abc/original', 'assets/abc/renditions/webp', 'assets/abd/original', 'originals/x'];
+    beforeEach(async () => {
+      await Promise.all(KEYS.map((key) => storage.put(key, BYTES, OCTETS)));
+    });
+
+    it('lists the objects under a folder, nested ones included, with size and date', async () => {
+      const listed = await listAll(storage.list('assets/abc/'));
+      expect(listed.map(({ key }) => key)).toEqual(['assets/abc/original', 'assets/abc/renditions/webp']);
+      for (const { size, lastModified } of listed) {
+        expect(size).toBe(BYTES.length);
+        expect(Math.abs(lastModified.getTime() - Date.now())).toBeLessThan(60_000);
+      }
+    });
+
+    it('filters by a partial prefix, an exact key, or nothing', async () => {
+      expect(await keysOf(storage.list('assets/ab'))).toEqual(KEYS.slice(0, 3));
+      expect(await keysOf(storage.list('assets/abc/original'))).toEqual(['assets/abc/original']);
+      expect(await keysOf(storage.list(''))).toEqual(KEYS);
+    });
+
+    it('lists nothing under a missing folder', async () => {
+      expect(await keysOf(storage.list('nothing/here/'))).toEqual([]);
+      expect(await keysOf(storage.list('assets/zz'))).toEqual([]);
+    });
+
+    it('does not list a put that failed', async () => {
+      await expect(storage.put('assets/abc/broken', failingStream(), OCTETS)).rejects.toThrow('client went away');
+      expect(await keysOf(storage.list('assets/abc/'))).toEqual(['assets/abc/original', 'assets/abc/renditions/webp']);
+    });
+
+    it('deletes only what is under the prefix, and idempotently', async () => {
+      expect(await storage.deletePrefix('assets/abc/')).toBe(2);
+      expect(await keysOf(storage.list(''))).toEqual(['assets/abd/original', 'originals/x']);
+      expect(await storage.head('assets/abc/original')).toBeNull();
+      expect(await storage.deletePrefix('assets/abc/')).toBe(0);
+      expect(await storage.deletePrefix('never/existed/')).toBe(0);
+    });
+
+    it.each(['', 'assets/ab', 'assets/abc'])('refuses to delete under the prefix %j', async (prefix) => {
+      await expect(storage.deletePrefix(prefix)).rejects.toThrow('Refusing to delete');
+      expect(await keysOf(storage.list(''))).toEqual(KEYS);
+    });
+  });
+
+  it('finds no incomplete uploads to abort', async () => {
+    // Local has none by design; s3rver cannot list them (see S3Storage.abortIncompleteUploads).
+    expect(await storage.abortIncompleteUploads(new Date())).toBe(0);
+  });
 });
 
 describe('local storage', () => {
@@ -202,9 +241,43 @@ describe('local storage', () => {
   });
 
   it('creates a missing root on ping', async () => {
-    const storage = createStorage({ driver: 'local', dir: path.join(dir, 'not', 'yet') });
+    const storage = createStorage({ driver: 'local', dir: path.join(dir, 'not', 'yet'), timeoutMs: TIMEOUT_MS });
     await storage.ping();
     expect(await readdir(path.join(dir, 'not'))).toEqual(['yet']);
+  });
+
+  it('lists the temp file of a write interrupted before its rename, so the sweeper can delete it', async () => {
+    const storage = new LocalStorage(dir);
+    await storage.put('assets/abc/original', BYTES, OCTETS);
+    const temp = `assets/abc/.webp.${randomUUID()}.tmp`;
+    await writeFile(path.join(dir, temp), 'part');
+
+    const listed = await listAll(storage.list('assets/abc/'));
+    expect(listed.map(({ key }) => key)).toEqual([temp, 'assets/abc/original']);
+    expect(listed[0]?.size).toBe(4);
+    expect(await storage.head('assets/abc/webp')).toBeNull();
+    await storage.delete(temp);
+    expect(await keysOf(storage.list('assets/abc/'))).toEqual(['assets/abc/original']);
+  });
+
+  it('removes the folders that deletions leave empty, but not the root', async () => {
+    const storage = new LocalStorage(dir);
+    await storage.put('assets/abc/renditions/webp', BYTES, OCTETS);
+    await storage.put('assets/abc/original', BYTES, OCTETS);
+    await storage.put('assets/abd/original', BYTES, OCTETS);
+
+    expect(await storage.deletePrefix('assets/abc/')).toBe(2);
+    expect(await readdir(path.join(dir, 'assets'))).toEqual(['abd']);
+    await storage.delete('assets/abd/original');
+    expect(await readdir(dir)).toEqual([]);
+    await storage.put('assets/abd/original', BYTES, OCTETS);
+    expect(await storage.getBuffer('assets/abd/original')).toEqual(BYTES);
+  });
+
+  it.each(['../', '../x/', '/etc/', 'a//b/'])('refuses to list or delete under the prefix %j', async (prefix) => {
+    const storage = new LocalStorage(path.join(dir, 'root'));
+    await expect(keysOf(storage.list(prefix))).rejects.toThrow('Invalid storage prefix');
+    await expect(storage.deletePrefix(prefix)).rejects.toThrow('Invalid storage prefix');
   });
 
   it('reports an unusable root as unavailable', async () => {
@@ -217,7 +290,7 @@ describe('local storage', () => {
 describe('s3 storage', () => {
   let storage: S3Storage;
   beforeEach(async () => {
-    storage = new S3Storage(s3ConfigFor(s3Server.endpoint, await s3Server.createBucket()));
+    storage = new S3Storage(s3ConfigFor(s3Server, await s3Server.createBucket()));
   });
   afterEach(async () => {
     await storage.close();
@@ -240,8 +313,20 @@ describe('s3 storage', () => {
     expect(await storage.head('originals/big')).toBeNull();
   });
 
+  // s3rver makes its continuation tokens with DES, which OpenSSL 3 refuses unless Node runs with
+  // --openssl-legacy-provider: a listing longer than one page then fails with InternalError.
+  it.skipIf(!canCipher('des'))('lists and deletes across pages of 1000 keys', async () => {
+    const keys = Array.from({ length: 1001 }, (_, index) => `assets/many/${String(index).padStart(4, '0')}`);
+    for (let start = 0; start < keys.length; start += 50) {
+      await Promise.all(keys.slice(start, start + 50).map((key) => storage.put(key, BYTES, OCTETS)));
+    }
+    expect(await keysOf(storage.list('assets/'))).toEqual(keys);
+    expect(await storage.deletePrefix('assets/many/')).toBe(keys.length);
+    expect(await keysOf(storage.list(''))).toEqual([]);
+  });
+
   it('reports a missing bucket as unavailable on ping', async () => {
-    const orphan = new S3Storage(s3ConfigFor(s3Server.endpoint, 'no-such-bucket'));
+    const orphan = new S3Storage(s3ConfigFor(s3Server, 'no-such-bucket'));
     await expect(orphan.ping()).rejects.toBeInstanceOf(StorageUnavailableError);
     await orphan.close();
   });
@@ -249,7 +334,7 @@ describe('s3 storage', () => {
   describe('when the endpoint is down', () => {
     let down: S3Storage;
     beforeEach(async () => {
-      down = new S3Storage(s3ConfigFor(`http://127.0.0.1:${await closedPort()}`, 'any'));
+      down = new S3Storage(s3ConfigFor(s3Server, 'any', `http://127.0.0.1:${await closedPort()}`));
     });
     afterEach(async () => {
       await down.close();
@@ -270,6 +355,15 @@ describe('s3 storage', () => {
     });
   });
 });
+
+function canCipher(algorithm: string): boolean {
+  try {
+    createCipheriv(algorithm, Buffer.alloc(8), Buffer.alloc(8));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { InvalidRequestError, MissingFileError } from '@renditions/errors';
 import type { Metrics } from '@renditions/observability';
-import { deleteImage, getImageResource, uploadImage, type Services } from '@renditions/pipeline';
+import { deleteImage, getImageResource, retryImage, uploadImage, type Services } from '@renditions/pipeline';
 import { discardReceivedFile, receivedFile, receiveUpload } from '../middleware/receive-upload';
 import type { OwnerAccessReader } from '../middleware/admin-auth';
 
@@ -55,6 +55,10 @@ export function imageRoutes(services: Services, metrics: Metrics, ownerAccess: O
   router.delete('/api/v1/images/:id', async (req, res) => {
     await deleteImage(services, req.params.id, ownerAccess(req));
     res.status(204).end();
+  });
+
+  router.post('/api/v1/images/:id/retry', async (req, res) => {
+    res.status(202).json(await retryImage(services, req.params.id, ownerAccess(req)));
   });
 
   return router;

@@ -1,13 +1,13 @@
 import { recordWebhookDelivery } from '@renditions/db';
 import { ForbiddenAddressError, postSignedJson } from '@renditions/events';
 import type { Services } from '@renditions/pipeline';
-import { UnrecoverableError, type ProcessorFn } from '@renditions/queue';
+import { UnrecoverableError, type ProcessorFn, type WebhookJobData } from '@renditions/queue';
 
 /**
  * Delivers one signed webhook. A non-2xx answer or a timeout is retried with exponential backoff and jitter;
  * every attempt is logged for the uploader and admins. A receiver on a refused address is not retried.
  */
-export function createWebhookProcessor(services: Services): ProcessorFn<'webhook'> {
+export function createWebhookProcessor(services: Services): ProcessorFn<WebhookJobData> {
   const { timeoutMs, allowPrivate } = services.config.webhooks;
   return async (job) => {
     const { imageId, url, eventId, eventType, body } = job.data;

@@ -1,165 +1,102 @@
-import { and, asc, eq, exists, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
 import type { Executor } from '../client';
-import { assets, renditions, type Asset, type NewAsset, type NewRendition, type Rendition } from '../schema';
-import type { AssetStatus, StepStatus } from '../schema/enums';
+import { assets, assetStages, renditions, type Asset, type AssetStage, type NewAsset, type NewRendition, type Rendition } from '../schema';
 
-export type AssetStage = 'strip' | 'phash' | 'moderation';
-
-const stageColumn = {
-  strip: assets.stripStatus,
-  phash: assets.phashStatus,
-  moderation: assets.moderationStatus,
-} as const;
-
-const stageField = { strip: 'stripStatus', phash: 'phashStatus', moderation: 'moderationStatus' } as const;
-
-/**
- * A rejected asset takes no new objects or stage results: its takedown removed what it had, and a job that was
- * still running must not make anything reappear (it sees the update refused and deletes what it stored).
- */
 /** Assets still standing: a moderation reject is final. */
 export const notRejected = ne(assets.moderationVerdict, 'reject');
 
-/**
- * Serialises everything that creates or destroys one asset (uploads of the same bytes, deletes) for the
- * rest of the transaction, so a delete can never remove objects an upload of the same bytes just stored.
- */
-export async function lockAsset(tx: Executor, sha256: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${sha256}, 0))`);
-}
-
-export async function findAsset(db: Executor, sha256: string): Promise<Asset | undefined> {
-  const [row] = await db.select().from(assets).where(eq(assets.sha256, sha256));
+export async function findAsset(db: Executor, id: string): Promise<Asset | undefined> {
+  const [row] = await db.select().from(assets).where(eq(assets.id, id));
   return row;
 }
 
-export async function insertAsset(db: Executor, asset: NewAsset, plannedRenditions: NewRendition[]): Promise<void> {
-  await db.insert(assets).values(asset);
-  await db.insert(renditions).values(plannedRenditions);
+/** The generation of these bytes that uploads attach to: the one not being deleted (at most one, by index). */
+export async function findLiveAssetBySha256(db: Executor, sha256: string): Promise<Asset | undefined> {
+  const [row] = await db
+    .select()
+    .from(assets)
+    .where(and(eq(assets.sha256, sha256), isNull(assets.deletingAt)));
+  return row;
 }
 
-export async function deleteAsset(db: Executor, sha256: string): Promise<void> {
-  await db.delete(assets).where(eq(assets.sha256, sha256));
+/**
+ * Locks an asset that is not being deleted for the rest of the transaction, so a delete cannot start while
+ * something is attached to it or recorded for it (and the other way round). `undefined`: gone or being deleted.
+ */
+export async function lockLiveAsset(tx: Executor, id: string): Promise<Asset | undefined> {
+  const [row] = await tx
+    .select()
+    .from(assets)
+    .where(and(eq(assets.id, id), isNull(assets.deletingAt)))
+    .for('update');
+  return row;
 }
 
-export async function listRenditions(db: Executor, sha256: string): Promise<Rendition[]> {
-  return db.select().from(renditions).where(eq(renditions.assetSha256, sha256));
+/** A new generation with its planned renditions and a pending row per stage. */
+export async function insertAsset(
+  tx: Executor,
+  asset: NewAsset,
+  plannedRenditions: Omit<NewRendition, 'assetId'>[],
+  stageNames: readonly string[],
+): Promise<Asset> {
+  const [row] = await tx.insert(assets).values(asset).returning();
+  const created = row as Asset;
+  await tx.insert(renditions).values(plannedRenditions.map((rendition) => ({ ...rendition, assetId: created.id })));
+  await tx.insert(assetStages).values(stageNames.map((stage) => ({ assetId: created.id, stage })));
+  return created;
 }
 
-export async function listRenditionsOf(db: Executor, sha256s: string[]): Promise<Rendition[]> {
-  if (sha256s.length === 0) return [];
-  return db.select().from(renditions).where(inArray(renditions.assetSha256, sha256s));
+/** The unique index on live SHA-256s refused a second live generation: someone else created it first. */
+export function isLiveDuplicate(error: unknown): boolean {
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    const { code, constraint_name: constraint } = current as { code?: string; constraint_name?: string };
+    if (code === '23505' && constraint === 'assets_live_sha256_idx') return true;
+  }
+  return false;
+}
+
+/** From now on nothing attaches to or revives this generation; cleanup removes its objects, then the row. */
+export async function markAssetDeleting(tx: Executor, id: string): Promise<void> {
+  await tx.update(assets).set({ deletingAt: new Date(), updatedAt: new Date() }).where(eq(assets.id, id));
+}
+
+/** The last step of a delete, once its objects are gone (renditions and stage rows go with it). */
+export async function removeAssetRow(db: Executor, id: string): Promise<void> {
+  await db.delete(assets).where(and(eq(assets.id, id), isNotNull(assets.deletingAt)));
+}
+
+export async function listRenditions(db: Executor, assetId: string): Promise<Rendition[]> {
+  return db.select().from(renditions).where(eq(renditions.assetId, assetId));
+}
+
+export async function listRenditionsOf(db: Executor, assetIds: string[]): Promise<Rendition[]> {
+  if (assetIds.length === 0) return [];
+  return db.select().from(renditions).where(inArray(renditions.assetId, assetIds));
+}
+
+export async function listStages(db: Executor, assetId: string): Promise<AssetStage[]> {
+  return db.select().from(assetStages).where(eq(assetStages.assetId, assetId));
 }
 
 export async function findRendition(
   db: Executor,
-  sha256: string,
+  assetId: string,
   size: string,
   format: string,
 ): Promise<Rendition | undefined> {
   const [row] = await db
     .select()
     .from(renditions)
-    .where(and(eq(renditions.assetSha256, sha256), eq(renditions.size, size), eq(renditions.format, format)));
+    .where(and(eq(renditions.assetId, assetId), eq(renditions.size, size), eq(renditions.format, format)));
   return row;
 }
 
-/** Moves the given renditions to `processing`, leaving ones already ready alone (a retried job redoes only what is missing). */
-export async function markRenditionsProcessing(db: Executor, sha256: string, formats: string[]): Promise<Rendition[]> {
-  return db
-    .update(renditions)
-    .set({ status: 'processing', updatedAt: new Date() })
-    .where(
-      and(eq(renditions.assetSha256, sha256), inArray(renditions.format, formats), ne(renditions.status, 'ready')),
-    )
-    .returning();
+export async function markFlowEnqueued(db: Executor, id: string, run: number): Promise<void> {
+  await db.update(assets).set({ flowEnqueuedAt: new Date() }).where(and(eq(assets.id, id), eq(assets.flowRun, run)));
 }
 
 /**
- * Returns false when the asset no longer exists (deleted while the job ran) or was rejected by moderation: the
- * caller removes what it stored.
- */
-export async function markRenditionReady(
-  db: Executor,
-  key: { sha256: string; size: string; format: string },
-  stored: { storageKey: string; bytes: number; etag: string },
-): Promise<boolean> {
-  const updated = await db
-    .update(renditions)
-    .set({ status: 'ready', ...stored, updatedAt: new Date() })
-    .where(
-      and(
-        eq(renditions.assetSha256, key.sha256),
-        eq(renditions.size, key.size),
-        eq(renditions.format, key.format),
-        exists(db.select({ sha256: assets.sha256 }).from(assets).where(and(eq(assets.sha256, key.sha256), notRejected))),
-      ),
-    )
-    .returning({ size: renditions.size });
-  return updated.length > 0;
-}
-
-/** Marks every rendition of the given formats that is not ready as failed. */
-export async function failUnfinishedRenditions(db: Executor, sha256: string, formats?: string[]): Promise<number> {
-  const updated = await db
-    .update(renditions)
-    .set({ status: 'failed', updatedAt: new Date() })
-    .where(
-      and(
-        eq(renditions.assetSha256, sha256),
-        ne(renditions.status, 'ready'),
-        formats ? inArray(renditions.format, formats) : undefined,
-      ),
-    )
-    .returning({ size: renditions.size });
-  return updated.length;
-}
-
-/** Returns false when the asset no longer exists or was rejected by moderation: the caller removes what it stored. */
-export async function setStageStatus(
-  db: Executor,
-  sha256: string,
-  stage: AssetStage,
-  status: StepStatus,
-  extra: Partial<Pick<NewAsset, 'strippedKey' | 'strippedBytes' | 'strippedEtag' | 'phash' | 'moderationVerdict' | 'moderationReason'>> = {},
-): Promise<boolean> {
-  const updated = await db
-    .update(assets)
-    .set({ [stageField[stage]]: status, ...extra, updatedAt: new Date() })
-    .where(and(eq(assets.sha256, sha256), notRejected))
-    .returning({ sha256: assets.sha256 });
-  return updated.length > 0;
-}
-
-/** Every stage that has not reached `ready` is failed for good (called once all of the flow's jobs are done). */
-export async function failUnfinishedStages(db: Executor, sha256: string): Promise<void> {
-  for (const stage of Object.keys(stageColumn) as AssetStage[]) {
-    await db
-      .update(assets)
-      .set({ [stageField[stage]]: 'failed', updatedAt: new Date() })
-      .where(and(eq(assets.sha256, sha256), ne(stageColumn[stage], 'ready')));
-  }
-}
-
-/**
- * Returns whether the asset took this status now: whoever settles it first (the settle job, or a moderation
- * takedown) announces the settling event, and only once.
- */
-export async function settleAsset(db: Executor, sha256: string, status: AssetStatus): Promise<boolean> {
-  const updated = await db
-    .update(assets)
-    .set({ status, settledAt: new Date(), updatedAt: new Date() })
-    .where(and(eq(assets.sha256, sha256), or(isNull(assets.settledAt), ne(assets.status, status))))
-    .returning({ sha256: assets.sha256 });
-  return updated.length > 0;
-}
-
-export async function markFlowEnqueued(db: Executor, sha256: string): Promise<void> {
-  await db.update(assets).set({ flowEnqueuedAt: new Date() }).where(eq(assets.sha256, sha256));
-}
-
-/**
- * Unsettled assets the reconciler should look at: never enqueued (the outbox), or enqueued long enough ago
+ * Unsettled live assets the reconciler should look at: never enqueued (the outbox), or enqueued long enough ago
  * that their flow may have been lost (Redis restarted without persistence, say).
  */
 export async function listUnsettledAssets(db: Executor, staleBefore: Date, limit = 100): Promise<Asset[]> {
@@ -167,8 +104,38 @@ export async function listUnsettledAssets(db: Executor, staleBefore: Date, limit
     .select()
     .from(assets)
     .where(
-      and(isNull(assets.settledAt), or(isNull(assets.flowEnqueuedAt), lt(assets.flowEnqueuedAt, staleBefore))),
+      and(
+        isNull(assets.settledAt),
+        isNull(assets.deletingAt),
+        or(isNull(assets.flowEnqueuedAt), lt(assets.flowEnqueuedAt, staleBefore)),
+      ),
     )
     .orderBy(asc(assets.createdAt))
     .limit(limit);
+}
+
+/** Rejected assets whose takedown has not finished after a while: its job was lost or keeps failing. */
+export async function listUnfinishedTakedowns(db: Executor, staleBefore: Date, limit = 100): Promise<Asset[]> {
+  return db
+    .select()
+    .from(assets)
+    .where(
+      and(eq(assets.moderationVerdict, 'reject'), isNull(assets.takenDownAt), isNull(assets.deletingAt), lt(assets.updatedAt, staleBefore)),
+    )
+    .orderBy(asc(assets.updatedAt))
+    .limit(limit);
+}
+
+/** The strip stage's result: the metadata-free copy the CDN serves for good. */
+export async function recordStrippedCopy(
+  db: Executor,
+  assetId: string,
+  stored: { strippedKey: string; strippedBytes: number; strippedEtag: string },
+): Promise<void> {
+  await db.update(assets).set({ ...stored, updatedAt: new Date() }).where(eq(assets.id, assetId));
+}
+
+/** The hash stage's result: the 64-bit pHash as PostgreSQL's signed bigint (same bits). */
+export async function recordPhash(db: Executor, assetId: string, phash: bigint): Promise<void> {
+  await db.update(assets).set({ phash, updatedAt: new Date() }).where(eq(assets.id, assetId));
 }

@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from '../client';
 import { images, type Image, type NewImage } from '../schema';
 
@@ -12,21 +12,41 @@ export async function findImage(db: Executor, id: string): Promise<Image | undef
   return row;
 }
 
-export async function listLiveImagesOfAsset(db: Executor, sha256: string): Promise<Image[]> {
+export async function listLiveImagesOfAsset(db: Executor, assetId: string): Promise<Image[]> {
   return db
     .select()
     .from(images)
-    .where(and(eq(images.assetSha256, sha256), isNull(images.deletedAt)));
+    .where(and(eq(images.assetId, assetId), isNull(images.deletedAt)));
 }
 
-export async function markImageDeleted(db: Executor, id: string): Promise<void> {
-  await db.update(images).set({ deletedAt: new Date() }).where(eq(images.id, id));
-}
-
-export async function countLiveImagesOfAsset(db: Executor, sha256: string): Promise<number> {
+export async function countLiveImagesOfAsset(db: Executor, assetId: string): Promise<number> {
   const [row] = await db
     .select({ count: sql<number>`count(*)::int` })
     .from(images)
-    .where(and(eq(images.assetSha256, sha256), isNull(images.deletedAt)));
+    .where(and(eq(images.assetId, assetId), isNull(images.deletedAt)));
   return row?.count ?? 0;
+}
+
+/** Tombstones an image; returns false when it was deleted already (a second DELETE is a 410, not a new cleanup). */
+export async function markImageDeleted(db: Executor, id: string): Promise<boolean> {
+  const updated = await db
+    .update(images)
+    .set({ deletedAt: new Date() })
+    .where(and(eq(images.id, id), isNull(images.deletedAt)))
+    .returning({ id: images.id });
+  return updated.length > 0;
+}
+
+export async function markImageCleaned(db: Executor, id: string): Promise<void> {
+  await db.update(images).set({ cleanedAt: new Date() }).where(eq(images.id, id));
+}
+
+/** Deleted images whose cleanup has not finished after a while: their job was lost or keeps failing. */
+export async function listUncleanedImages(db: Executor, staleBefore: Date, limit = 100): Promise<Image[]> {
+  return db
+    .select()
+    .from(images)
+    .where(and(isNotNull(images.deletedAt), isNull(images.cleanedAt), lt(images.deletedAt, staleBefore)))
+    .orderBy(asc(images.deletedAt))
+    .limit(limit);
 }

@@ -6,11 +6,11 @@ import { assets } from '../schema';
  * Records what the strip stage read from the original's EXIF before removing it. Private to the uploader: only
  * the metadata endpoint reads it back. Returns false when the asset no longer exists.
  */
-export async function setAssetMetadata(db: Executor, sha256: string, metadata: Record<string, unknown>): Promise<boolean> {
+export async function setAssetMetadata(db: Executor, assetId: string, metadata: Record<string, unknown>): Promise<boolean> {
   const updated = await db
     .update(assets)
     .set({ metadata, updatedAt: new Date() })
-    .where(eq(assets.sha256, sha256))
-    .returning({ sha256: assets.sha256 });
+    .where(eq(assets.id, assetId))
+    .returning({ id: assets.id });
   return updated.length > 0;
 }

@@ -86,16 +86,16 @@ export async function findImagesNearPhash(db: Executor, search: SimilarImagesSea
 export function similarImagesQuery(db: Executor, search: SimilarImagesSearch) {
   const near = phashNear(assets, search.phash, search.maxDistance);
   const nearAssets = db
-    .select({ sha256: assets.sha256 })
+    .select({ id: assets.id })
     .from(assets)
-    .where(and(near.within, notRejected));
+    .where(and(near.within, notRejected, isNull(assets.deletingAt)));
   return db
     .select({ id: images.id, ext: assets.ext, distance: near.distance })
     .from(images)
-    .innerJoin(assets, eq(assets.sha256, images.assetSha256))
+    .innerJoin(assets, eq(assets.id, images.assetId))
     .where(
       and(
-        sql`${images.assetSha256} = any(array(${nearAssets}))`,
+        sql`${images.assetId} = any(array(${nearAssets}))`,
         isNull(images.deletedAt),
         ne(images.id, search.excludeImageId),
       ),

@@ -1,15 +1,19 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { assetStatus, moderationVerdict, stepStatus } from './enums';
 
 /**
- * One row per distinct uploaded content (keyed by SHA-256 of the bytes). Identical uploads share the
- * asset, its stored objects and its processing; `images` are the per-upload handles onto it.
+ * One generation of a distinct uploaded content. Identical uploads share the live asset of their SHA-256, its
+ * stored objects and its processing; `images` are the per-upload handles onto it. An asset being deleted is
+ * never revived: the same bytes uploaded meanwhile start a new generation with its own id, storage prefix and
+ * job ids, so the old generation's work can never touch the new one.
  */
 export const assets = pgTable(
   'assets',
   {
-    sha256: text('sha256').primaryKey(),
+    /** Random per generation; names the storage prefix (`assets/<id>/`) and the flow's job ids. */
+    id: text('id').primaryKey(),
+    sha256: text('sha256').notNull(),
     format: text('format').notNull(),
     mime: text('mime').notNull(),
     ext: text('ext').notNull(),
@@ -35,17 +39,21 @@ export const assets = pgTable(
     /** Camera, lens, taken-at, GPS... read before stripping; private to the uploader. */
     metadata: jsonb('metadata').$type<Record<string, unknown>>(),
     status: assetStatus('status').notNull().default('processing'),
-    stripStatus: stepStatus('strip_status').notNull().default('pending'),
-    phashStatus: stepStatus('phash_status').notNull().default('pending'),
-    moderationStatus: stepStatus('moderation_status').notNull().default('pending'),
     moderationVerdict: moderationVerdict('moderation_verdict').notNull().default('pending'),
     moderationReason: text('moderation_reason'),
+    /** Which run of the flow is current: a retry of a failed asset starts run + 1, with fresh job ids. */
+    flowRun: integer('flow_run').notNull().default(1),
     flowEnqueuedAt: timestamp('flow_enqueued_at', { withTimezone: true, mode: 'date' }),
     settledAt: timestamp('settled_at', { withTimezone: true, mode: 'date' }),
+    /** Set when its last upload is deleted: from then on nothing revives it, and cleanup removes it. */
+    deletingAt: timestamp('deleting_at', { withTimezone: true, mode: 'date' }),
+    /** Set once a rejected asset's objects and CDN copies are gone. */
+    takenDownAt: timestamp('taken_down_at', { withTimezone: true, mode: 'date' }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (table) => [
+    uniqueIndex('assets_live_sha256_idx').on(table.sha256).where(sql`${table.deletingAt} is null`),
     index('assets_unsettled_idx').on(table.createdAt).where(sql`${table.settledAt} is null`),
     index('assets_phash_q0_idx').on(table.phashQ0),
     index('assets_phash_q1_idx').on(table.phashQ1),
@@ -54,12 +62,31 @@ export const assets = pgTable(
   ],
 );
 
+/**
+ * Each stage's status per asset, one row per stage the asset's flow runs: the stage list is data
+ * (libs/pipeline/src/stages), so a new stage needs no new column.
+ */
+export const assetStages = pgTable(
+  'asset_stages',
+  {
+    assetId: text('asset_id')
+      .notNull()
+      .references(() => assets.id, { onDelete: 'cascade' }),
+    stage: text('stage').notNull(),
+    status: stepStatus('status').notNull().default('pending'),
+    /** Why the stage failed for good, for admins. */
+    error: text('error'),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.assetId, table.stage] })],
+);
+
 export const renditions = pgTable(
   'renditions',
   {
-    assetSha256: text('asset_sha256')
+    assetId: text('asset_id')
       .notNull()
-      .references(() => assets.sha256, { onDelete: 'cascade' }),
+      .references(() => assets.id, { onDelete: 'cascade' }),
     size: text('size').notNull(),
     format: text('format').notNull(),
     width: integer('width').notNull(),
@@ -70,10 +97,11 @@ export const renditions = pgTable(
     etag: text('etag'),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (table) => [primaryKey({ columns: [table.assetSha256, table.size, table.format] })],
+  (table) => [primaryKey({ columns: [table.assetId, table.size, table.format] })],
 );
 
 export type Asset = typeof assets.$inferSelect;
 export type NewAsset = typeof assets.$inferInsert;
 export type Rendition = typeof renditions.$inferSelect;
+export type AssetStage = typeof assetStages.$inferSelect;
 export type NewRendition = typeof renditions.$inferInsert;

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { assets } from './assets';
 
@@ -6,14 +7,19 @@ export const images = pgTable(
   'images',
   {
     id: text('id').primaryKey(),
-    assetSha256: text('asset_sha256').references(() => assets.sha256, { onDelete: 'set null' }),
+    assetId: text('asset_id').references(() => assets.id, { onDelete: 'set null' }),
     title: text('title'),
     callbackUrl: text('callback_url'),
     deleteTokenHash: text('delete_token_hash').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+    /** Set once a deleted image's cleanup (CDN purge, and its asset's removal if it was the last) is done. */
+    cleanedAt: timestamp('cleaned_at', { withTimezone: true, mode: 'date' }),
   },
-  (table) => [index('images_asset_idx').on(table.assetSha256)],
+  (table) => [
+    index('images_asset_idx').on(table.assetId),
+    index('images_uncleaned_idx').on(table.deletedAt).where(sql`${table.deletedAt} is not null and ${table.cleanedAt} is null`),
+  ],
 );
 
 export type Image = typeof images.$inferSelect;

@@ -38,10 +38,10 @@ export async function blockHash(services: Services, request: BlockRequest): Prom
   let phash: bigint;
   let sourceImageId: string | null = null;
   if ('imageId' in request) {
-    const { image, asset } = await loadImage(services, request.imageId);
+    const { image, asset, stages } = await loadImage(services, request.imageId);
     if (asset.phash === null) {
       throw new ConflictError(
-        `Image "${image.id}" has no perceptual hash yet (stages.phash is ${asset.phashStatus}); block it once it is ready`,
+        `Image "${image.id}" has no perceptual hash yet (stages.phash is ${stages.find((stage) => stage.stage === 'phash')?.status}); block it once it is ready`,
       );
     }
     phash = asset.phash;

@@ -17,7 +17,7 @@ export async function decideModeration(
   decision: ModerationDecision,
 ): Promise<ImageResource> {
   const { asset } = await loadImage(services, imageId);
-  if (!(await applyModerationDecision(services, asset.sha256, decision))) {
+  if (!(await applyModerationDecision(services, asset.id, decision))) {
     throw new ConflictError(`Image "${imageId}" was rejected and its bytes removed; the verdict can no longer change`);
   }
   return getImageResource(services, imageId);

@@ -1,21 +1,18 @@
 import { recordModerationVerdict, type ModerationDecision } from '@renditions/db';
-import { announceAsset } from '../notify';
+import { commitAssetChange } from '../asset-change';
+import { requestCleanup } from '../cleanup-request';
 import type { Services } from '../services';
-import { takeDownAsset } from './takedown';
 
 /**
- * Records a verdict and acts on it: a reject takes the asset down, anything else is announced as an update
- * (`review` keeps the image served). Returns false when nothing was recorded: the asset was rejected already
- * (a reject is final), or, with `undecidedOnly`, someone decided first.
+ * An admin's verdict, recorded and announced like any status change; a reject (451 everywhere from the commit
+ * on) queues the takedown of the bytes. Returns false when nothing was recorded: the asset was rejected already
+ * (a reject is final) or is being deleted.
  */
-export async function applyModerationDecision(
-  services: Services,
-  sha256: string,
-  decision: ModerationDecision,
-  options: { undecidedOnly?: boolean } = {},
-): Promise<boolean> {
-  if (!(await recordModerationVerdict(services.db, sha256, decision, options))) return false;
-  if (decision.verdict === 'reject') await takeDownAsset(services, sha256);
-  else await announceAsset(services, sha256, ['image.updated']);
-  return true;
+export async function applyModerationDecision(services: Services, assetId: string, decision: ModerationDecision): Promise<boolean> {
+  const recorded = await commitAssetChange(services, assetId, {
+    record: (tx) => recordModerationVerdict(tx, assetId, decision),
+    announce: ['image.updated'],
+  });
+  if (recorded && decision.verdict === 'reject') await requestCleanup(services, { kind: 'takedown', assetId });
+  return recorded;
 }

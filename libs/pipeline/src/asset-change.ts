@@ -1,0 +1,45 @@
+import { lockLiveAsset, setStageStatus, storeAssetStatus, type Asset, type Executor } from '@renditions/db';
+import { SETTLED_EVENT_TYPE, type ImageEventType } from '@renditions/events';
+import { loadAssetView } from './images';
+import { deliverAnnouncement, recordAssetAnnouncement } from './notify';
+import type { Services } from './services';
+import { deriveAssetStatus } from './status';
+
+export interface AssetChange {
+  /** Runs under the asset's lock; returning false records nothing and refuses the change. */
+  record?: (tx: Executor, asset: Asset) => Promise<void | boolean>;
+  announce?: readonly ImageEventType[];
+  /** The stage this change finishes: `ready` in the same transaction. */
+  completesStage?: string;
+  /** The flow is over: the derived status is stored as final. */
+  settles?: boolean;
+}
+
+/**
+ * The one way a status changes: under a lock on the live asset (so a delete or a takedown cannot interleave),
+ * record the change, store the derived status when the image has settled (or settles now, or was rejected), and
+ * record its announcement in the outbox; deliver it after the commit. The stored status therefore never
+ * disagrees with the derived one, also when a failed job is retried by hand after the image settled.
+ * Returns false when the asset is gone, being deleted or rejected, or `record` refused: nothing changed.
+ */
+export async function commitAssetChange(services: Services, assetId: string, change: AssetChange): Promise<boolean> {
+  const announcement = await services.db.transaction(async (tx) => {
+    const asset = await lockLiveAsset(tx, assetId);
+    if (!asset || asset.moderationVerdict === 'reject') return undefined;
+    if (change.record && (await change.record(tx, asset)) === false) return undefined;
+    if (change.completesStage) await setStageStatus(tx, assetId, change.completesStage, 'ready');
+    const types = new Set(change.announce ?? []);
+    const view = await loadAssetView(tx, assetId);
+    const status = view ? deriveAssetStatus(view.asset, view.stages, view.renditions) : 'processing';
+    const final = change.settles || asset.settledAt !== null || status === 'rejected';
+    if (final && status !== 'processing' && (await storeAssetStatus(tx, assetId, status, true))) {
+      // A live stream ends at the settling event, so image.updated comes first.
+      types.add('image.updated');
+      types.add(SETTLED_EVENT_TYPE[status]);
+    }
+    return recordAssetAnnouncement(tx, services, assetId, [...types]);
+  });
+  if (!announcement) return false;
+  await deliverAnnouncement(services, announcement);
+  return true;
+}

@@ -1,0 +1,121 @@
+import { failUnfinishedRenditions, findAsset, listStages, setStageStatus, type Asset } from '@renditions/db';
+import { InvalidImageError } from '@renditions/errors';
+import { ObjectNotFoundError } from '@renditions/storage';
+import { UnrecoverableError, type AssetJobData, type Job, type JobOutcome } from '@renditions/queue';
+import { commitAssetChange } from '../asset-change';
+import { getImageResource } from '../images';
+import { moderationEventId } from '../moderation/hook';
+import type { Services } from '../services';
+import type { StageAttempt, StageChange, StageContext, StageDefinition } from './definition';
+import { ROOT_STAGE } from './index';
+
+/** A change was refused because the asset went away (deleted or rejected) while the stage ran. */
+class AssetWentAway extends Error {
+  override name = 'AssetWentAway';
+}
+
+/**
+ * Runs one stage job, owning what every stage repeats: the skip guard (asset gone, being deleted, rejected,
+ * stage done, run superseded), every status change including the final failure, "store, then record; if
+ * recording is refused, remove what was stored", and no retries for content that can never succeed.
+ */
+export async function runStage(services: Services, stage: StageDefinition, job: Job<AssetJobData, JobOutcome>): Promise<JobOutcome> {
+  const { assetId, run } = job.data;
+  const asset = await findAsset(services.db, assetId);
+  const skip = asset ? await skipReason(services, stage, asset, run) : 'asset deleted';
+  if (skip || !asset) return { outcome: 'skipped', detail: skip };
+
+  const attempts = job.opts.attempts ?? 1;
+  const attempt: StageAttempt = {
+    number: job.attemptsMade + 1,
+    last: job.attemptsMade + 1 >= attempts,
+    eventId: moderationEventId(job.id ?? job.name, job.timestamp),
+  };
+  let completed = false;
+  const context: StageContext = {
+    services,
+    asset,
+    attempt,
+    commit: async (change) => {
+      await storeThenRecord(services, stage, asset, change);
+      completed ||= change.completes === true;
+    },
+    resourceOf: (imageId) => getImageResource(services, imageId),
+  };
+
+  try {
+    if (stage.name !== ROOT_STAGE) await setStageStatus(services.db, assetId, stage.name, 'processing');
+    const outcome = await stage.run(context);
+    if (!completed) await storeThenRecord(services, stage, asset, { completes: true });
+    return outcome;
+  } catch (error) {
+    if (error instanceof AssetWentAway || (await wentAway(services, assetId))) {
+      return { outcome: 'skipped', detail: 'asset deleted or rejected while the stage ran' };
+    }
+    const permanent = isPermanent(error);
+    if (permanent || attempt.last) await recordFinalFailure(services, stage, assetId, error);
+    throw permanent ? new UnrecoverableError(describe(error)) : error;
+  }
+}
+
+async function skipReason(services: Services, stage: StageDefinition, asset: Asset, run: number): Promise<string | undefined> {
+  if (asset.deletingAt) return 'asset deleted';
+  if (asset.moderationVerdict === 'reject') return 'rejected by moderation';
+  if (asset.flowRun !== run) return `run ${run} was superseded by run ${asset.flowRun}`;
+  if (stage.name === ROOT_STAGE) return undefined;
+  const row = (await listStages(services.db, asset.id)).find((candidate) => candidate.stage === stage.name);
+  return row?.status === 'ready' ? 'already done' : undefined;
+}
+
+/** A failure that came from the asset being deleted or rejected under the stage is not a failure of the stage. */
+async function wentAway(services: Services, assetId: string): Promise<boolean> {
+  const asset = await findAsset(services.db, assetId).catch(() => undefined);
+  return asset === undefined ? false : Boolean(asset.deletingAt) || asset.moderationVerdict === 'reject';
+}
+
+async function storeThenRecord(services: Services, stage: StageDefinition, asset: Asset, change: StageChange): Promise<void> {
+  const objects = change.objects ?? [];
+  for (const object of objects) {
+    await services.storage.put(object.key, object.data, { contentType: object.contentType, contentLength: object.data.length });
+  }
+  const recorded = await commitAssetChange(services, asset.id, {
+    record: change.record,
+    announce: change.announce,
+    completesStage: change.completes ? stage.name : undefined,
+    settles: change.settles,
+  });
+  if (recorded) return;
+  // Nothing refers to these now; a delete that fails here is left to the sweeper.
+  await Promise.all(
+    objects.map((object) =>
+      services.storage.delete(object.key).catch((error: unknown) => {
+        services.logger.warn({ err: error, key: object.key }, 'could not remove an object nobody recorded; the sweeper will');
+      }),
+    ),
+  );
+  throw new AssetWentAway('asset deleted or rejected while the stage ran');
+}
+
+/** The stage failed for good: its status (and its renditions') says so now, not only once the flow settles. */
+async function recordFinalFailure(services: Services, stage: StageDefinition, assetId: string, error: unknown): Promise<void> {
+  try {
+    await commitAssetChange(services, assetId, {
+      record: async (tx) => {
+        if (stage.name !== ROOT_STAGE) await setStageStatus(tx, assetId, stage.name, 'failed', describe(error).slice(0, 1000));
+        if (stage.renders) await failUnfinishedRenditions(tx, assetId, stage.renders);
+      },
+      announce: ['image.updated'],
+    });
+  } catch (recordError) {
+    services.logger.error({ err: recordError, stage: stage.name, assetId }, 'could not record a final failure; settle will');
+  }
+}
+
+/** Content that can never succeed: retrying an undecodable image or a missing original only wastes attempts. */
+function isPermanent(error: unknown): boolean {
+  return error instanceof InvalidImageError || error instanceof ObjectNotFoundError || error instanceof UnrecoverableError;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

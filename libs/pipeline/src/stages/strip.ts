@@ -1,0 +1,37 @@
+import { recordStrippedCopy, setAssetMetadata } from '@renditions/db';
+import { readPrivateMetadata, stripMetadata } from '@renditions/imaging';
+import { storageKeys } from '../keys';
+import { strongEtag } from '../tokens';
+import { defineStage } from './definition';
+
+/**
+ * Reads the original's private metadata (camera, GPS...) for its uploader, then stores the auto-oriented,
+ * metadata-free original that the CDN serves for good once it exists. Until then the CDN strips on the fly, so
+ * a failure here fails the image: nothing metadata-free can be cached for good.
+ */
+export const stripStage = defineStage({
+  name: 'strip',
+  attempts: 5,
+  after: [],
+  failsImage: true,
+  async run({ services, asset, commit }) {
+    const original = await services.storage.getBuffer(asset.originalKey);
+    const metadata = await readPrivateMetadata(original);
+    const stripped = await stripMetadata(original, asset as Parameters<typeof stripMetadata>[1]);
+    const key = storageKeys.stripped(asset.id, asset.ext);
+    await commit({
+      objects: [{ key, data: stripped.data, contentType: asset.mime }],
+      record: async (tx) => {
+        await setAssetMetadata(tx, asset.id, metadata);
+        await recordStrippedCopy(tx, asset.id, {
+          strippedKey: key,
+          strippedBytes: stripped.data.length,
+          strippedEtag: strongEtag(stripped.data),
+        });
+      },
+      announce: ['image.updated'],
+      completes: true,
+    });
+    return { outcome: 'done' };
+  },
+});
