@@ -544,7 +544,7 @@ async function activeRenderJobs(queues: QueueClient): Promise<number> {
 
 async function measureUploadLatency(stack: Stack, source: Buffer): Promise<LatencyRun> {
   const { uploadsPerLevel: count, concurrency, sequentialUploads } = LATENCY;
-  const queues = Object.values(stack.queues.queues);
+  const queues = [...stack.queues.queues.values()];
   // Paused queues keep the worker process up but idle, and keep what these uploads enqueue as the backlog.
   await Promise.all(queues.map((queue) => queue.pause()));
   const sequential = await uploadLevel(stack, source, 'idle, one at a time', { first: 0, count: sequentialUploads, concurrency: 1 });

@@ -1,6 +1,7 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadImage } from '@renditions/pipeline';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload, waitForImage, type UploadResponse } from '../support/http';
@@ -48,14 +49,15 @@ describe('upload to renditions on the S3 driver (real S3-protocol server, real A
     const response = await upload(ctx.url, photo);
     expect(response.status).toBe(201);
     const created = (await response.json()) as UploadResponse;
-    const original = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `originals/${created.sha256}` }));
+    const { asset } = await loadImage(ctx.services, created.id);
+    const original = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `assets/${asset.id}/original` }));
     expect(Buffer.from(await original.Body!.transformToByteArray()).equals(photo)).toBe(true);
 
     const ready = await waitForImage(ctx.url, created.id);
     expect(ready.status).toBe('ready');
     const keys = await listKeys();
-    expect(keys.filter((key) => key.startsWith(`renditions/${created.sha256}/`))).toHaveLength(18);
-    expect(keys).toContain(`stripped/${created.sha256}.jpg`);
+    expect(keys.filter((key) => /^assets\/[^/]+\/[sbtmlh]\.(webp|avif|jpg)$/.test(key))).toHaveLength(18);
+    expect(keys).toContain(`assets/${asset.id}/stripped.jpg`);
 
     const h = ready.renditions.find((r) => r.size === 'h' && r.format === 'avif')!;
     const served = Buffer.from(await (await fetch(h.url)).arrayBuffer());
@@ -71,7 +73,8 @@ describe('upload to renditions on the S3 driver (real S3-protocol server, real A
       headers: { 'X-Delete-Token': created.delete_token },
     });
     expect(deleted.status).toBe(204);
-    expect(await listKeys()).toEqual([]);
+    // Durable cleanup work removes the generation's prefix right after the 204.
+    await expect.poll(listKeys, { timeout: 15_000, interval: 200 }).toEqual([]);
   });
 
   it('reports storage unready and answers uploads 503 with Retry-After when S3 is down', async () => {

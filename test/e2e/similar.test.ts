@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordModerationVerdict } from '@renditions/db';
 import { hammingDistance, phashFromHex } from '@renditions/imaging';
-import type { SimilarImages } from '@renditions/pipeline';
+import { loadImage, type SimilarImages } from '@renditions/pipeline';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload, waitForImage, type UploadResponse } from '../support/http';
@@ -122,7 +122,8 @@ describe('GET /api/v1/images/:id/similar', () => {
     const copied = await waitForImage(ctx.url, copy.id, (image) => image.stages.moderation === 'ready', HASHED_WITHIN_MS);
     expect((await similarItems(ctx, original.id)).items.map((item) => item.id)).toEqual([copy.id]);
 
-    await recordModerationVerdict(ctx.services.db, copied.sha256, { verdict: 'reject', reason: 'test takedown' });
+    const { asset } = await loadImage(ctx.services, copied.id);
+    await recordModerationVerdict(ctx.services.db, asset.id, { verdict: 'reject', reason: 'test takedown' });
     expect((await similarItems(ctx, original.id)).items).toEqual([]);
     expect((await similar(ctx, copy.id)).status).toBe(451);
   });

@@ -17,7 +17,7 @@ export function adminQueueRoutes(services: Services): Router {
   // The UI builds its asset and API URLs from this, so it must match where the router is mounted.
   serverAdapter.setBasePath(ADMIN_QUEUES_PATH);
   createBullBoard({
-    queues: Object.values(services.queues.queues).map((queue) => new BullMQAdapter(queue)),
+    queues: [...services.queues.queues.values()].map((queue) => new BullMQAdapter(queue)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Renditions queues' } },
   });
