@@ -104,7 +104,7 @@ describe('storage refusing deletes', () => {
       // Cleanup keeps trying (and failing) while storage refuses; the bytes are still there meanwhile.
       await pollUntil('two refused cleanup attempts', async () => countCalls(faulty, 'deletePrefix', /./) >= 2, 20_000, 100);
       expect(await storedKeysOf(real, assetId)).not.toEqual([]);
-      const [image] = await ctx.services.db.execute<{ cleaned_at: Date | null }>(
+      const [image] = await ctx.services.db.execute<{ cleaned_at: string | null }>(
         sql`select cleaned_at from images where id = ${created.id}`,
       );
       expect(image?.cleaned_at).toBeNull();
@@ -187,13 +187,13 @@ describe('a takedown while storage refuses deletes', () => {
 
       await pollUntil('two refused takedown attempts', async () => countCalls(faulty, 'deletePrefix', /./) >= 2, 20_000, 100);
       const takenDownAt = async () =>
-        (await ctx.services.db.execute<{ at: Date | null }>(sql`select taken_down_at as at from assets where id = ${assetId}`))[0]?.at;
+        (await ctx.services.db.execute<{ at: string | null }>(sql`select taken_down_at as at from assets where id = ${assetId}`))[0]?.at;
       expect(await takenDownAt()).toBeNull();
       await expectTakenDownUrls();
 
       restore();
       await checkClean(ctx, 'takedown while storage refuses');
-      expect(await takenDownAt()).toBeInstanceOf(Date);
+      expect(await takenDownAt()).toBeTruthy();
       expect(await storedKeysOf(real, assetId)).toEqual([]);
       await expectTakenDownUrls();
     });

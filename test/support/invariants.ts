@@ -58,32 +58,32 @@ export interface InvariantOptions {
 
 const SETTLED: readonly AssetStatus[] = ['ready', 'failed', 'rejected'];
 
-interface ImageRow {
+type ImageRow = {
   id: string;
   asset_id: string | null;
-  deleted_at: Date | null;
-  cleaned_at: Date | null;
+  deleted_at: string | null;
+  cleaned_at: string | null;
 }
 
-interface AssetRow {
+type AssetRow = {
   id: string;
   ext: string;
   status: AssetStatus;
   moderation_verdict: 'pending' | 'allow' | 'reject' | 'review';
   original_key: string;
   stripped_key: string | null;
-  settled_at: Date | null;
-  deleting_at: Date | null;
-  taken_down_at: Date | null;
+  settled_at: string | null;
+  deleting_at: string | null;
+  taken_down_at: string | null;
 }
 
-interface StageRow {
+type StageRow = {
   asset_id: string;
   stage: string;
   status: StepStatus;
 }
 
-interface RenditionRow {
+type RenditionRow = {
   asset_id: string;
   size: string;
   format: string;

@@ -1,40 +1,15 @@
 import type { Asset, AssetStage, Image, Rendition } from '@renditions/db';
 import { RENDITION_FORMATS, RENDITION_SIZES, phashToHex } from '@renditions/imaging';
+import type { ImageResource } from './image-resource';
 import { deriveAssetStatus, reportedStages } from './status';
+
+export type { ImageResource, RenditionResource } from './image-resource';
 
 /** An asset with everything its resource shows: its stage rows and its renditions. */
 export interface AssetView {
   asset: Asset;
   stages: AssetStage[];
   renditions: Rendition[];
-}
-
-export interface RenditionResource {
-  size: string;
-  format: string;
-  width: number;
-  height: number;
-  status: string;
-  url: string;
-}
-
-/** The contract's image resource: what polling, events and webhooks carry. Never includes the delete token. */
-export interface ImageResource {
-  id: string;
-  status: string;
-  url: string;
-  mime: string;
-  width: number;
-  height: number;
-  bytes: number;
-  sha256: string;
-  phash: string | null;
-  title: string | null;
-  created_at: string;
-  /** strip, phash, moderation: each stage that does not report through renditions. */
-  stages: Record<string, string>;
-  moderation: { verdict: string; reason: string | null };
-  renditions: RenditionResource[];
 }
 
 const sizeOrder = (size: string) => RENDITION_SIZES.indexOf(size as never);

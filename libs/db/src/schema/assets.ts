@@ -54,6 +54,9 @@ export const assets = pgTable(
   },
   (table) => [
     uniqueIndex('assets_live_sha256_idx').on(table.sha256).where(sql`${table.deletingAt} is null`),
+    // The sweeper asks, for every stored object, whether a row records its key.
+    index('assets_original_key_idx').on(table.originalKey),
+    index('assets_stripped_key_idx').on(table.strippedKey),
     index('assets_unsettled_idx').on(table.createdAt).where(sql`${table.settledAt} is null`),
     index('assets_phash_q0_idx').on(table.phashQ0),
     index('assets_phash_q1_idx').on(table.phashQ1),
@@ -97,7 +100,10 @@ export const renditions = pgTable(
     etag: text('etag'),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (table) => [primaryKey({ columns: [table.assetId, table.size, table.format] })],
+  (table) => [
+    primaryKey({ columns: [table.assetId, table.size, table.format] }),
+    index('renditions_storage_key_idx').on(table.storageKey),
+  ],
 );
 
 export type Asset = typeof assets.$inferSelect;

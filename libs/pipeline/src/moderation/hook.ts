@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ModerationDecision } from '@renditions/db';
 import { postSignedJson } from '@renditions/events';
-import type { ImageResource } from '../resource';
+import type { ImageResource } from '../image-resource';
 import type { Services } from '../services';
 
 export const MODERATION_REQUESTED = 'image.moderation.requested';

@@ -3,7 +3,7 @@ import type { Asset, Executor } from '@renditions/db';
 import type { ImageEventType } from '@renditions/events';
 import type { RenditionFormat } from '@renditions/imaging';
 import type { JobOutcome } from '@renditions/queue';
-import type { ImageResource } from '../resource';
+import type { ImageResource } from '../image-resource';
 import type { Services } from '../services';
 
 /** An object a stage produced, stored before it is recorded. */
