@@ -15,9 +15,6 @@ import {
   waitForStageProcessing,
   WATCHED_STAGES,
   withContext,
-  type GatedModerationHook,
-  type HeldLock,
-  type SpawnedProcess,
   type WatchedStage,
 } from '../support/fault-scenarios';
 import { upload, waitForImage } from '../support/http';
@@ -58,25 +55,26 @@ const GATES: Record<WatchedStage, Gate> = {
 describe('a worker SIGKILLed in the middle of a stage', () => {
   it.each(WATCHED_STAGES)('has its %s job run again by another worker, and the image settles ready', async (stage) => {
     const gate = GATES[stage];
-    const hook: GatedModerationHook | undefined = gate === 'held-hook' ? await startGatedModerationHook() : undefined;
-    const env = hook ? { MODERATION_WEBHOOK_URL: hook.url, WEBHOOK_ALLOW_PRIVATE: 'true' } : {};
-    let worker: SpawnedProcess | undefined;
-    let lock: HeldLock | undefined;
+    const hook = gate === 'held-hook' ? await startGatedModerationHook() : undefined;
+    const env: Record<string, string> = hook ? { MODERATION_WEBHOOK_URL: hook.url, WEBHOOK_ALLOW_PRIVATE: 'true' } : {};
     try {
-      await withContext({ worker: false, env }, async (ctx) => {
-        worker = spawnWorker(ctx);
+      await withContext({ worker: false, env }, async (ctx, defer) => {
+        // Deferred steps run before the context stops, last first: the hook answers, the lock goes, the worker dies.
+        if (hook) defer(() => hook.close());
+        const worker = spawnWorker(ctx);
+        defer(() => worker.kill());
         const created = await uploadOk(ctx, PHOTO);
         const assetId = await assetIdOf(ctx, created.id);
-        if (gate === 'asset-row-lock') lock = await holdAssetRow(ctx, assetId);
+        const lock = gate === 'asset-row-lock' ? await holdAssetRow(ctx, assetId) : undefined;
+        if (lock) defer(() => lock.release());
 
         await waitForStageProcessing(ctx, assetId, stage, 40_000).catch((error: unknown) => {
-          throw new Error(`${String(error)}\nworker output:\n${worker?.output()}`);
+          throw new Error(`${String(error)}\nworker output:\n${worker.output()}`);
         });
         await worker.kill();
         // Nobody else runs jobs yet: what the killed worker was doing is still `processing`.
         expect(await isStageProcessing(ctx, assetId, stage)).toBe(true);
         await lock?.release();
-        lock = undefined;
         hook?.open();
 
         // Its job's lock expires (JOB_LOCK_DURATION_MS 3000), the stalled check hands the job to this worker.
@@ -87,8 +85,6 @@ describe('a worker SIGKILLed in the middle of a stage', () => {
         await checkClean(ctx, `worker SIGKILL at ${stage}`);
       });
     } finally {
-      await worker?.kill();
-      await lock?.release();
       await hook?.close();
     }
   });
@@ -96,49 +92,43 @@ describe('a worker SIGKILLed in the middle of a stage', () => {
 
 describe('an API SIGKILLed between storing an original and committing its row', () => {
   it('leaves an object no row records, which one sweep removes', async () => {
-    let api: (SpawnedProcess & { url: string }) | undefined;
-    let lock: HeldLock | undefined;
-    try {
-      await withContext({ worker: false }, async (ctx) => {
-        api = await spawnApi(ctx);
-        // The upload stores its original first, then inserts the asset and the image in one transaction: with
-        // `images` locked, that transaction waits after the object is written.
-        lock = await holdLocks(ctx.databaseUrl, (tx) => tx`lock table images in access exclusive mode`);
-        const answer = upload(api.url, PHOTO, { filename: 'photo.jpg', type: 'image/jpeg' }).then(
-          (response) => `answered ${response.status}`,
-          (error: unknown) => `no answer: ${String(error)}`,
-        );
-        const original = await pollUntil(
-          'the original to be stored',
-          async () => {
-            for await (const object of ctx.services.storage.list('assets/')) if (object.key.endsWith('/original')) return object.key;
-            return undefined;
-          },
-          20_000,
-        );
-        await pollUntil('the upload to wait on the lock', () => countLockWaiters(ctx), 10_000);
+    await withContext({ worker: false }, async (ctx, defer) => {
+      const api = await spawnApi(ctx);
+      defer(() => api.kill());
+      // The upload stores its original first, then inserts the asset and the image in one transaction: with
+      // `images` locked, that transaction waits after the object is written.
+      const lock = await holdLocks(ctx.databaseUrl, (tx) => tx`lock table images in access exclusive mode`);
+      defer(() => lock.release());
+      const answer = upload(api.url, PHOTO, { filename: 'photo.jpg', type: 'image/jpeg' }).then(
+        (response) => `answered ${response.status}`,
+        (error: unknown) => `no answer: ${String(error)}`,
+      );
+      const original = await pollUntil(
+        'the original to be stored',
+        async () => {
+          for await (const object of ctx.services.storage.list('assets/')) if (object.key.endsWith('/original')) return object.key;
+          return undefined;
+        },
+        20_000,
+      );
+      await pollUntil('the upload to wait on the lock', () => countLockWaiters(ctx), 10_000);
 
-        await api.kill();
-        expect(await answer).toMatch(/^no answer/);
-        await lock.release();
-        lock = undefined;
+      await api.kill();
+      expect(await answer).toMatch(/^no answer/);
+      await lock.release();
 
-        const [rows] = await ctx.services.db.execute<{ images: number; assets: number }>(
-          sql`select (select count(*)::int from images) as images, (select count(*)::int from assets) as assets`,
-        );
-        expect(rows).toEqual({ images: 0, assets: 0 });
-        expect(await ctx.services.storage.head(original)).not.toBeNull();
+      const [rows] = await ctx.services.db.execute<{ images: number; assets: number }>(
+        sql`select (select count(*)::int from images) as images, (select count(*)::int from assets) as assets`,
+      );
+      expect(rows).toEqual({ images: 0, assets: 0 });
+      expect(await ctx.services.storage.head(original)).not.toBeNull();
 
-        const report = await checkInvariants(ctx);
-        tally.record('API SIGKILL between write and commit', report);
-        report.expectClean();
-        expect(report.sweptByOnePass).toBe(1);
-        expect(await ctx.services.storage.head(original)).toBeNull();
-      });
-    } finally {
-      await api?.kill();
-      await lock?.release();
-    }
+      const report = await checkInvariants(ctx);
+      tally.record('API SIGKILL between write and commit', report);
+      report.expectClean();
+      expect(report.sweptByOnePass).toBe(1);
+      expect(await ctx.services.storage.head(original)).toBeNull();
+    });
   });
 });
 

@@ -64,8 +64,9 @@ describe('a rendition write that fails', () => {
   it.each(Object.keys(drivers) as Array<keyof typeof drivers>)(
     'fails its job, which is retried, and the image still ends ready (%s driver)',
     async (driver) => {
-      await withContext({ worker: false, env: await drivers[driver]() }, async (ctx) => {
+      await withContext({ worker: false, env: await drivers[driver]() }, async (ctx, defer) => {
         const { faulty, restore } = useFaultyStorage(ctx);
+        defer(restore);
         // The first two JPEG/WebP writes and the first AVIF one reject while the job's other encodes are still
         // running: each rejection must fail that job (to be retried), never reach the process as unhandled.
         faulty.inject({ method: 'put', key: RENDITION_JPG_WEBP, times: 2, mode: 'fail' });
@@ -88,11 +89,12 @@ describe('a rendition write that fails', () => {
 
 describe('storage refusing deletes', () => {
   it('answers the DELETE 204 at once, 410/404 from then on, and removes the bytes once storage accepts', async () => {
-    await withContext({}, async (ctx) => {
+    await withContext({}, async (ctx, defer) => {
       const created = await uploadOk(ctx, PHOTO);
       await waitForImage(ctx.url, created.id, undefined, 30_000);
       const assetId = await assetIdOf(ctx, created.id);
       const { faulty, real, restore } = useFaultyStorage(ctx);
+      defer(restore);
       faulty.inject({ method: 'delete', mode: 'fail' });
       faulty.inject({ method: 'deletePrefix', mode: 'fail' });
 
@@ -122,10 +124,11 @@ describe('storage stalling upload writes', () => {
   const DEADLINE_MS = 2000;
 
   it('answers each upload 503 with Retry-After within the deadline, while reads of other images stay fast', async () => {
-    await withContext({ env: { STORAGE_TIMEOUT_MS: String(DEADLINE_MS) } }, async (ctx) => {
+    await withContext({ env: { STORAGE_TIMEOUT_MS: String(DEADLINE_MS) } }, async (ctx, defer) => {
       const existing = await uploadOk(ctx, PHOTO);
       await waitForImage(ctx.url, existing.id, undefined, 30_000);
       const { faulty, restore } = useFaultyStorage(ctx, { timeoutMs: DEADLINE_MS });
+      defer(restore);
       faulty.inject({ method: 'put', key: ORIGINAL, mode: 'stall' });
 
       const uploads = Array.from({ length: STALLED_UPLOADS }, async () => {
@@ -163,11 +166,12 @@ describe('storage stalling upload writes', () => {
 
 describe('a takedown while storage refuses deletes', () => {
   it('answers 451 everywhere at once, and removes the bytes once storage accepts', async () => {
-    await withContext({}, async (ctx) => {
+    await withContext({}, async (ctx, defer) => {
       const created = await uploadOk(ctx, PHOTO);
       await waitForImage(ctx.url, created.id, undefined, 30_000);
       const assetId = await assetIdOf(ctx, created.id);
       const { faulty, real, restore } = useFaultyStorage(ctx);
+      defer(restore);
       faulty.inject({ method: 'delete', mode: 'fail' });
       faulty.inject({ method: 'deletePrefix', mode: 'fail' });
 

@@ -230,11 +230,15 @@ export async function holdLocks(databaseUrl: string, statements: (tx: postgres.T
       if (!(error instanceof RolledBack)) failed(error);
     });
   await ready;
+  let released: Promise<void> | undefined;
   return {
-    async release() {
-      releaseTx();
-      await done;
-      await client.end({ timeout: 5 });
+    release() {
+      released ??= (async () => {
+        releaseTx();
+        await done;
+        await client.end({ timeout: 5 });
+      })();
+      return released;
     },
   };
 }
@@ -279,6 +283,7 @@ export interface GatedModerationHook {
 export async function startGatedModerationHook(): Promise<GatedModerationHook> {
   let opened = false;
   let received = 0;
+  let closing: Promise<void> | undefined;
   const held: ServerResponse[] = [];
   const allow = (res: ServerResponse) => {
     if (!res.writableEnded && !res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"verdict":"allow"}');
@@ -300,23 +305,37 @@ export async function startGatedModerationHook(): Promise<GatedModerationHook> {
       opened = true;
       for (const res of held.splice(0)) allow(res);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close() {
+      // Held requests are answered first, so a worker waiting on one is not left hanging until its timeout.
+      opened = true;
+      for (const res of held.splice(0)) allow(res);
+      closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      return closing;
+    },
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Contexts.
 
-/** Runs `body` on a context of its own, stopped afterwards even when the body fails. */
-export async function withContext<T>(options: TestContextOptions, body: (ctx: TestContext) => Promise<T>): Promise<T> {
+/** Registers a clean-up step; steps run last-registered first. */
+export type Defer = (step: () => unknown) => void;
+
+/**
+ * Runs `body` on a context of its own. Whatever the body defers (clearing faults, releasing locks, killing
+ * processes, closing hooks) runs first, then the context stops: also when the body fails, so a failed scenario
+ * never leaves a stalled call that would hold the worker's shutdown.
+ */
+export async function withContext<T>(options: TestContextOptions, body: (ctx: TestContext, defer: Defer) => Promise<T>): Promise<T> {
   const ctx = await createTestContext(options);
+  const steps: Array<() => unknown> = [];
   try {
-    return await body(ctx);
+    return await body(ctx, (step) => steps.push(step));
   } finally {
+    for (const step of steps.reverse()) await Promise.resolve().then(step).catch(() => undefined);
     await ctx.stop();
   }
 }

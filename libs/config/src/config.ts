@@ -57,6 +57,15 @@ export interface Config {
   /** `null` when no admin password is set: admin routes then always answer 401. */
   admin: { user: string; password: string } | null;
   shutdownTimeoutMs: number;
+  /** The public edge: whose address a request comes from, and how much one client and one process may ask. */
+  edge: {
+    /** express's `trust proxy`: false, true, a hop count, or a comma list of addresses/subnets. */
+    trustProxy: boolean | number | string;
+    /** Uploads per client per minute, shared by every API process through Redis; 0 turns the limit off. */
+    uploadsPerMinute: number;
+    /** Uploads validated at once per API process; the rest wait their turn. */
+    maxConcurrentUploads: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -128,5 +137,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     admin: env.ADMIN_PASSWORD ? { user: env.ADMIN_USER ?? '', password: env.ADMIN_PASSWORD } : null,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    edge: {
+      trustProxy: parseTrustProxy(env.TRUST_PROXY),
+      uploadsPerMinute: env.RATE_LIMIT_UPLOADS_PER_MINUTE,
+      maxConcurrentUploads: env.MAX_CONCURRENT_UPLOADS,
+    },
   };
+}
+
+/** TRUST_PROXY as express takes it: `true`/`false`, a hop count, or addresses and subnets as given. */
+function parseTrustProxy(value: string): boolean | number | string {
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed === 'false') return false;
+  if (trimmed === 'true') return true;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  return trimmed;
 }

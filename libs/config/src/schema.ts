@@ -53,6 +53,9 @@ export const envSchema = z
     ADMIN_USER: z.string().optional(),
     ADMIN_PASSWORD: z.string().optional(),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+    TRUST_PROXY: z.string().default('false'),
+    RATE_LIMIT_UPLOADS_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+    MAX_CONCURRENT_UPLOADS: positiveInt.default(2 * os.availableParallelism()),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER !== 's3') return;

@@ -15,6 +15,15 @@ describe('loadConfig', () => {
     expect(config.admin).toBeNull();
   });
 
+  it('reads the edge limits, TRUST_PROXY as express takes it', () => {
+    expect(loadConfig({}).edge).toMatchObject({ trustProxy: false, uploadsPerMinute: 30 });
+    expect(loadConfig({}).edge.maxConcurrentUploads).toBeGreaterThan(0);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).edge.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).edge.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).edge.trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig({ RATE_LIMIT_UPLOADS_PER_MINUTE: '0' }).edge.uploadsPerMinute).toBe(0);
+  });
+
   it('derives PUBLIC_BASE_URL from PORT and trims a trailing slash', () => {
     expect(loadConfig({ PORT: '8080' }).publicBaseUrl).toBe('http://localhost:8080');
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://img.example.com/' }).publicBaseUrl).toBe('https://img.example.com');

@@ -1,0 +1,102 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TestContext } from '../support/context';
+import { readCorpus } from '../support/corpus';
+import type { ImageResource } from '@renditions/pipeline';
+import {
+  assetIdOf,
+  pollUntil,
+  spawnWorker,
+  terminateBackends,
+  uploadOk,
+  waitForStageProcessing,
+  withContext,
+} from '../support/fault-scenarios';
+import { waitForImage } from '../support/http';
+import { checkInvariants, createInvariantTally } from '../support/invariants';
+import { PrivateRedis } from '../support/redis-server';
+
+/**
+ * PostgreSQL and Redis going away under running jobs: a blip fails the job it hits (to be retried), never the
+ * process, and every image still settles.
+ */
+
+const tally = createInvariantTally('dependency-faults');
+afterAll(() => tally.print());
+
+const PHOTO = readCorpus('photos/nikon-e950.jpg');
+
+async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
+  const report = await checkInvariants(ctx);
+  tally.record(scenario, report);
+  report.expectClean();
+}
+
+describe('PostgreSQL terminating the connections mid-job', () => {
+  it('fails the jobs it hits, which are retried; no process dies and the image settles ready', async () => {
+    // The worker runs as its own process so that "never a process" is observable: it must still be running.
+    await withContext({ worker: false }, async (ctx, defer) => {
+      const worker = spawnWorker(ctx, { LOG_LEVEL: 'warn' });
+      defer(() => worker.kill());
+      const created = await uploadOk(ctx, PHOTO);
+      const assetId = await assetIdOf(ctx, created.id);
+      await waitForStageProcessing(ctx, assetId, 'render', 30_000);
+      // Three blows a little apart, so some land on queries in flight and some on reconnections.
+      let terminated = 0;
+      for (let blow = 0; blow < 3; blow += 1) {
+        terminated += await terminateBackends(ctx.databaseUrl);
+        await sleep(150);
+      }
+      expect(terminated).toBeGreaterThan(0);
+
+      // Reads may answer 503 while the API's own connections come back; the image must settle all the same.
+      const ready = await waitThroughBlips(ctx, created.id, 45_000);
+      expect(ready.status, worker.output()).toBe('ready');
+      expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
+      const report = await checkInvariants(ctx, { alive: [worker.child] });
+      tally.record('pg_terminate_backend mid-job', report);
+      if (report.deadProcesses > 0) report.details.push(`worker output:\n${worker.output()}`);
+      report.expectClean();
+    });
+  });
+});
+
+/** Polls the image until it settles, counting 503 answers as a blip rather than a failure. */
+async function waitThroughBlips(ctx: TestContext, id: string, timeoutMs: number): Promise<ImageResource> {
+  return pollUntil(
+    `image ${id} to settle`,
+    async () => {
+      const response = await fetch(`${ctx.url}/api/v1/images/${id}`, { signal: AbortSignal.timeout(10_000) });
+      if (response.status === 503) return undefined;
+      if (!response.ok) throw new Error(`GET image ${id}: ${response.status} ${await response.text()}`);
+      const image = (await response.json()) as ImageResource;
+      return image.status === 'processing' ? undefined : image;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+describe('Redis restarting mid-processing (it keeps nothing: every queue is lost)', () => {
+  it('has the lost flow found again, and the image settles ready', async () => {
+    const redis = await PrivateRedis.start();
+    try {
+      await withContext({ env: { REDIS_URL: redis.url } }, async (ctx) => {
+        const created = await uploadOk(ctx, PHOTO);
+        const assetId = await assetIdOf(ctx, created.id);
+        await waitForStageProcessing(ctx, assetId, 'render', 20_000);
+        await redis.kill();
+        await sleep(500);
+        await redis.resume();
+
+        const ready = await waitForImage(ctx.url, created.id, undefined, 45_000);
+        expect(ready.status).toBe('ready');
+        expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
+        await checkClean(ctx, 'Redis restart mid-processing');
+      });
+    } finally {
+      // After the context, which removes its keys from this Redis.
+      await redis.kill();
+    }
+  });
+});
