@@ -6,6 +6,7 @@ import { ADMIN, createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { getImage, upload, waitForImage, type UploadResponse } from '../support/http';
 import { PrivateRedis } from '../support/redis-server';
+import { storageWith } from '../support/storage-with';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 const AS_ADMIN = { Authorization: `Basic ${Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString('base64')}` };
@@ -17,23 +18,15 @@ async function uploaded(ctx: TestContext, photo: string, fields?: Record<string,
 }
 
 /**
- * The worker's storage while `broken` is set: every source read fails as undecodable content, so every stage
- * that reads the original fails for good at once (no retries) and the image settles `failed`.
+ * Every source read fails as undecodable content, so every stage that reads the original fails for good at once
+ * (no retries) and the image settles `failed`.
  */
 function breakableStorage(real: ObjectStorage) {
-  const state = { broken: true };
-  const storage = new Proxy(real, {
-    get: (target, property: keyof ObjectStorage) => {
-      if (property === 'getBuffer' && state.broken) {
-        return async () => {
-          throw new InvalidImageError('simulated: the source cannot be decoded');
-        };
-      }
-      const value = target[property];
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  return storageWith(real, {
+    getBuffer: async () => {
+      throw new InvalidImageError('simulated: the source cannot be decoded');
     },
   });
-  return { storage, state };
 }
 
 describe('a failed image is recoverable', () => {
@@ -50,8 +43,7 @@ describe('a failed image is recoverable', () => {
 
   /** An upload whose processing failed for good; the worker is stopped and storage mended afterwards. */
   async function failedImage(photo: string): Promise<UploadResponse> {
-    const breakable = breakableStorage(real);
-    ctx.services.storage = breakable.storage;
+    ctx.services.storage = breakableStorage(real);
     const worker = ctx.startWorker();
     try {
       const created = await uploaded(ctx, photo);

@@ -49,9 +49,15 @@ describe('PostgreSQL terminating the connections mid-job', () => {
       }
       expect(terminated).toBeGreaterThan(0);
 
-      // Reads may answer 503 while the API's own connections come back; the image must settle all the same.
-      const ready = await waitThroughBlips(ctx, created.id, 45_000);
-      expect(ready.status, worker.output()).toBe('ready');
+      // Reads may answer 503 while the API's own connections come back; the image must settle all the same. A
+      // worker that dies meanwhile fails the scenario at once, with what it printed.
+      const ready = await waitThroughBlips(ctx, created.id, 45_000, () => {
+        const { exitCode, signalCode } = worker.child;
+        if (exitCode !== null || signalCode !== null) {
+          throw new Error(`the worker died (exit ${exitCode}, signal ${signalCode}); it printed:\n${worker.output()}`);
+        }
+      });
+      expect(ready.status).toBe('ready');
       expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
       const report = await checkInvariants(ctx, { alive: [worker.child] });
       tally.record('pg_terminate_backend mid-job', report);
@@ -61,20 +67,26 @@ describe('PostgreSQL terminating the connections mid-job', () => {
   });
 });
 
-/** Polls the image until it settles, counting 503 answers as a blip rather than a failure. */
-async function waitThroughBlips(ctx: TestContext, id: string, timeoutMs: number): Promise<ImageResource> {
+/** Polls the image until it settles, taking 503 answers as a blip rather than a failure; `check` runs each round. */
+async function waitThroughBlips(ctx: TestContext, id: string, timeoutMs: number, check: () => void): Promise<ImageResource> {
+  let last = 'nothing yet';
   return pollUntil(
     `image ${id} to settle`,
     async () => {
+      check();
       const response = await fetch(`${ctx.url}/api/v1/images/${id}`, { signal: AbortSignal.timeout(10_000) });
+      const body = await response.text();
+      last = `${response.status} ${body.slice(0, 300)}`;
       if (response.status === 503) return undefined;
-      if (!response.ok) throw new Error(`GET image ${id}: ${response.status} ${await response.text()}`);
-      const image = (await response.json()) as ImageResource;
+      if (!response.ok) throw new Error(`GET image ${id}: ${last}`);
+      const image = JSON.parse(body) as ImageResource;
       return image.status === 'processing' ? undefined : image;
     },
     timeoutMs,
     200,
-  );
+  ).catch((error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast answer: ${last}`);
+  });
 }
 
 describe('Redis restarting mid-processing (it keeps nothing: every queue is lost)', () => {

@@ -5,6 +5,7 @@ import {
   listUnsettledAssets,
   markFlowEnqueued,
 } from '@renditions/db';
+import type { CleanupJobData } from '@renditions/queue';
 import { relayWebhook } from './notify';
 import type { Services } from './services';
 
@@ -48,21 +49,17 @@ export async function reconcileAssets(services: Services, now = new Date()): Pro
     },
     (asset) => ({ assetId: asset.id }),
   );
+  const cleanups: CleanupJobData[] = [
+    ...(await listUncleanedImages(services.db, staleBefore)).map((image) => ({ kind: 'deleted-image' as const, imageId: image.id })),
+    ...(await listUnfinishedTakedowns(services.db, staleBefore)).map((asset) => ({ kind: 'takedown' as const, assetId: asset.id })),
+  ];
   await each(
-    await listUncleanedImages(services.db, staleBefore),
-    async (image) => {
-      await services.queues.enqueueCleanup({ kind: 'deleted-image', imageId: image.id });
+    cleanups,
+    async (data) => {
+      await services.queues.enqueueCleanup(data);
       report.cleanups += 1;
     },
-    (image) => ({ imageId: image.id }),
-  );
-  await each(
-    await listUnfinishedTakedowns(services.db, staleBefore),
-    async (asset) => {
-      await services.queues.enqueueCleanup({ kind: 'takedown', assetId: asset.id });
-      report.cleanups += 1;
-    },
-    (asset) => ({ assetId: asset.id }),
+    (data) => data,
   );
   // Outbox entries younger than a second are still being handed over by whoever recorded them.
   await each(

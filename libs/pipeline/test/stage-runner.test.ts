@@ -6,6 +6,7 @@ import type { ObjectStorage } from '@renditions/storage';
 import { createTestContext, type TestContext } from '../../../test/support/context';
 import { readCorpus } from '../../../test/support/corpus';
 import { upload, type UploadResponse } from '../../../test/support/http';
+import { storageWith } from '../../../test/support/storage-with';
 import { STAGES } from '../src/stages';
 import { runStage } from '../src/stages/runner';
 import type { StageDefinition } from '../src/stages/definition';
@@ -15,16 +16,6 @@ import type { StageDefinition } from '../src/stages/definition';
  * directly: no worker runs, so each test decides what happens between two steps.
  */
 const stage = (name: string) => STAGES.find((candidate) => candidate.name === name) as StageDefinition;
-
-/** The real storage with some of its calls replaced. */
-function storageWith(real: ObjectStorage, overrides: Partial<ObjectStorage>): ObjectStorage {
-  return new Proxy(real, {
-    get: (target, property: keyof ObjectStorage) => {
-      const value = overrides[property] ?? target[property];
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 /** The job a BullMQ worker would hand the processor. */
 function jobFor(asset: Asset, options: { attemptsMade?: number; attempts?: number; run?: number } = {}) {
