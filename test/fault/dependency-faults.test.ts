@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ImageResource } from '@renditions/pipeline';
 import type { TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
-import type { ImageResource } from '@renditions/pipeline';
 import {
   assetIdOf,
   pollUntil,

@@ -58,6 +58,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     JOB_LOCK_DURATION_MS: '3000',
     ADMIN_USER: ADMIN.user,
     ADMIN_PASSWORD: ADMIN.password,
+    // Tests upload in bulk from one address; the rate-limit tests turn it on.
+    RATE_LIMIT_UPLOADS_PER_MINUTE: '0',
     ...(storageDir ? { STORAGE_DIR: storageDir } : {}),
     ...options.env,
   };

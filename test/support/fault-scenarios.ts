@@ -76,7 +76,7 @@ export async function isStageProcessing(ctx: TestContext, assetId: string, stage
   const rows = formats
     ? await ctx.services.db.execute<{ n: number }>(sql`
         select count(*)::int as n from renditions
-        where asset_id = ${assetId} and status = 'processing' and format in ${sql.raw(`('${formats.join("','")}')`)}`)
+        where asset_id = ${assetId} and status = 'processing' and format in ${formats}`)
     : await ctx.services.db.execute<{ n: number }>(sql`
         select count(*)::int as n from asset_stages where asset_id = ${assetId} and stage = ${stage} and status = 'processing'`);
   return (rows[0]?.n ?? 0) > 0;
@@ -148,13 +148,17 @@ function spawnNode(script: string, env: Record<string, string>): SpawnedProcess 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const chunks: string[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+  // The tail of what it printed is enough for a failure message; older output is dropped.
+  let printed = '';
+  const keep = (chunk: Buffer) => {
+    printed = (printed + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
-    output: () => chunks.join('').slice(-4000),
+    output: () => printed.slice(-4000),
     exited,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

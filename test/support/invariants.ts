@@ -39,6 +39,8 @@ export interface InvariantReport extends InvariantCounts {
   /** Whether the system went quiet before the deadline; if not, `unquiet` says what was still pending. */
   quiesced: boolean;
   unquiet: string[];
+  /** The keys the sweep removed. */
+  swept: string[];
   /** One line per violation, for the failure message. */
   details: string[];
   /** Asserts every count is 0 (the sweep's removals aside), with the details in the message. */
@@ -126,6 +128,7 @@ export async function checkInvariants(ctx: TestContext, options: InvariantOption
     ...counts,
     quiesced: unquiet.length === 0,
     unquiet,
+    swept: sweep.removed,
     details,
     expectClean() {
       const violations = Object.fromEntries(
@@ -395,9 +398,13 @@ export function createInvariantTally(file: string): InvariantTally {
         'readyNotServed',
         'deadProcesses',
       ];
-      console.log(
-        `[invariants] ${file}: scenarios=${reports.length} unquiet=${unquiet} ${keys.map((key) => `${key}=${sum(key)}`).join(' ')}`,
-      );
+      const lines = [`[invariants] ${file}: scenarios=${reports.length} unquiet=${unquiet} ${keys.map((key) => `${key}=${sum(key)}`).join(' ')}`];
+      // Which scenario left objects for the sweep, and which broke an invariant: the totals alone do not say.
+      for (const { scenario, report } of reports) {
+        if (report.sweptByOnePass > 0) lines.push(`  ${scenario}: the sweep removed ${report.swept.join(', ')}`);
+        for (const detail of report.details) lines.push(`  ${scenario}: ${detail}`);
+      }
+      console.log(lines.join('\n'));
     },
   };
 }

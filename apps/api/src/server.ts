@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
@@ -6,7 +6,10 @@ import { NotFoundError } from '@renditions/errors';
 import { createMetrics, type Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
 import { ownerAccessReader } from './middleware/admin-auth';
+import { capConnectionsPerAddress, limitBodyRate } from './middleware/connection-guards';
 import { errorHandler } from './middleware/errors';
+import { jsonBody } from './middleware/json-body';
+import { securityHeaders } from './middleware/security-headers';
 import { adminBlocklistRoutes } from './routes/admin-blocklist';
 import { adminModerationRoutes } from './routes/admin-moderation';
 import { adminQueueRoutes } from './routes/admin-queues';
@@ -29,9 +32,11 @@ export function createApp(
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  // Only behind a proxy named in TRUST_PROXY is the client address taken from X-Forwarded-For (rate limits key on it).
+  app.set('trust proxy', services.config.edge.trustProxy);
   app.use(pinoHttp({ logger: services.logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
-  app.use(express.json({ limit: '64kb' }));
+  app.use(securityHeaders(services.config));
+  app.use(jsonBody());
   app.use(healthRoutes(services, metrics));
   app.use(uploadPageRoutes());
   app.use(adminQueueRoutes(services));
@@ -57,19 +62,75 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * How long a client may take and how many connections it may hold: the defence against slow and piled-up clients.
+ * Production values below; tests pass smaller ones.
+ */
+export interface EdgeLimits {
+  /** The whole request, headers and body, must arrive in this (Node's requestTimeout, answered 408): a 20 MB upload
+   * at 175 KB/s (1.4 Mbit/s) or better. */
+  requestTimeoutMs: number;
+  /** The request headers must arrive in this (Node's headersTimeout, 408): a slowloris dripping headers is gone. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this; it must also not outlive a graceful stop for long. */
+  keepAliveTimeoutMs: number;
+  /** A body may go this long without a byte ... */
+  bodyIdleTimeoutMs: number;
+  /** ... and past this grace must average `minBodyBytesPerSecond` (see limitBodyRate). */
+  bodyGraceMs: number;
+  minBodyBytesPerSecond: number;
+  /** Connections the process holds at most (Node refuses the rest at accept): file descriptors stay free for storage,
+   * the database and Redis, well under a 65,536 descriptor limit. */
+  maxConnections: number;
+  /** Connections one address (an IPv6 /64) holds at most, unless it is a trusted proxy. */
+  maxConnectionsPerAddress: number;
+}
+
+export const EDGE_LIMITS: EdgeLimits = {
+  requestTimeoutMs: 120_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  bodyIdleTimeoutMs: 15_000,
+  bodyGraceMs: 10_000,
+  // 1 KB/s: far below any real uplink, far above a byte every few seconds.
+  minBodyBytesPerSecond: 1024,
+  maxConnections: 4_000,
+  // Room for a browser (6 per host), an office behind one NAT, and an uploading script; not for thousands of sockets.
+  maxConnectionsPerAddress: 64,
+};
+
 export async function startServer(
   services: Services,
-  options: { port: number; host?: string; metrics?: Metrics },
+  options: { port: number; host?: string; metrics?: Metrics; edge?: Partial<EdgeLimits> },
 ): Promise<RunningServer> {
+  const limits = { ...EDGE_LIMITS, ...options.edge };
   const stopping = new AbortController();
   const app = createApp(services, options.metrics, stopping.signal);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host ?? '0.0.0.0', (error?: Error) =>
-      error ? reject(error) : resolve(listening),
-    );
+  const server = createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // How often Node checks the two timeouts above (30 s by default, which would let them overrun by as much).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
+    },
+    app,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  const trustProxy = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+  capConnectionsPerAddress(server, limits.maxConnectionsPerAddress, (address) => trustProxy(address, 0));
+  limitBodyRate(server, {
+    idleTimeoutMs: limits.bodyIdleTimeoutMs,
+    graceMs: limits.bodyGraceMs,
+    minBytesPerSecond: limits.minBodyBytesPerSecond,
   });
-  // Keep-alive sockets must not outlive a graceful stop.
-  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   return {
     server,

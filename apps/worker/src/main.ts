@@ -15,14 +15,17 @@ await services.webhookSecret();
 const metrics = createMetrics();
 const worker = startWorker(services, { metrics });
 logger.info({ concurrency: config.worker.concurrency }, 'worker started');
-const metricsPort = config.worker.metricsPort;
+const { metricsPort, metricsHost } = config.worker;
 const metricsServer = metricsPort
-  ? await startMetricsServer(metrics.registry, { port: metricsPort }).catch((error: unknown) => {
-      // A second worker on one host without a port of its own still does its work; it only goes unscraped.
-      logger.error({ err: error }, `worker metrics are off: cannot listen on WORKER_METRICS_PORT=${metricsPort}`);
-      return undefined;
-    })
+  ? await startMetricsServer(metrics.registry, { port: metricsPort, host: metricsHost, token: config.metricsToken }).catch(
+      (error: unknown) => {
+        // A second worker on one host without a port of its own still does its work; it only goes unscraped.
+        logger.error({ err: error }, `worker metrics are off: cannot listen on ${metricsHost}:${metricsPort} (WORKER_METRICS_HOST, WORKER_METRICS_PORT)`);
+        return undefined;
+      },
+    )
   : undefined;
+// The URL comes from the address actually bound (loopback by default), so this line is the truth.
 if (metricsServer) logger.info(`worker metrics: ${metricsServer.url}/metrics`);
 
 stopOnSignals({

@@ -53,7 +53,11 @@ export interface Config {
     lockDurationMs: number;
     /** Port of the worker's own Prometheus endpoint; `null` (WORKER_METRICS_PORT=0) turns it off. */
     metricsPort: number | null;
+    /** Address the worker's metrics listen on: loopback unless set (e.g. `0.0.0.0` for a scraper in another container). */
+    metricsHost: string;
   };
+  /** `null`: `/metrics` is open, as before. Set: every `/metrics` asks for `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
   /** `null` when no admin password is set: admin routes then always answer 401. */
   admin: { user: string; password: string } | null;
   shutdownTimeoutMs: number;
@@ -134,7 +138,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       staleFlowAfterMs: env.STALE_FLOW_AFTER_MS,
       lockDurationMs: env.JOB_LOCK_DURATION_MS,
       metricsPort: env.WORKER_METRICS_PORT || null,
+      metricsHost: env.WORKER_METRICS_HOST,
     },
+    // An empty METRICS_TOKEN= is unset, not a token anyone could send.
+    metricsToken: env.METRICS_TOKEN || null,
     admin: env.ADMIN_PASSWORD ? { user: env.ADMIN_USER ?? '', password: env.ADMIN_PASSWORD } : null,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     edge: {

@@ -35,6 +35,8 @@ export const envSchema = z
     STALE_FLOW_AFTER_MS: positiveInt.default(60_000),
     JOB_LOCK_DURATION_MS: positiveInt.default(30_000),
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    METRICS_TOKEN: z.string().optional(),
     WEBHOOK_SECRET: z
       .string()
       .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected whsec_ followed by base64')

@@ -55,6 +55,18 @@ export class FileTooLargeError extends AppError {
   readonly code = 'file_too_large';
 }
 
+/**
+ * The HTTP layer refused the request as sent, under a rule the contract has no code of its own for: a JSON body over
+ * its limit (413), or another 4xx the body parser or router gives. The status is HTTP's, the code `invalid_request`,
+ * so clients keep one code for "fix the request" while proxies and tools still see the precise status.
+ */
+export class RequestRefusedError extends AppError {
+  readonly code = 'invalid_request';
+  constructor(message: string, readonly httpStatus: number, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 export class UnsupportedTypeError extends AppError {
   readonly httpStatus = 415;
   readonly code = 'unsupported_type';

@@ -13,10 +13,11 @@ export interface JpegSegment {
 
 export const SOS = 0xda;
 export const EOI = 0xd9;
-const SOI = 0xd8;
+export const SOI = 0xd8;
 const TEM = 0x01;
 
-function isStandalone(marker: number): boolean {
+/** Markers without a length or payload: TEM, the restart markers RST0..7 and EOI. */
+export function isStandalone(marker: number): boolean {
   return marker === TEM || (marker >= 0xd0 && marker <= 0xd7) || marker === EOI;
 }
 
@@ -29,6 +30,8 @@ export function isStartOfFrame(marker: number): boolean {
  * Walks a JPEG's marker segments from SOI to the first EOI (bytes after EOI, such as MPF secondary images
  * or maker trailers, are not visited). Strict on purpose: the stripper must never copy bytes it does not
  * understand, so anything malformed throws instead of being skipped the way libjpeg skips it.
+ * Works on a whole buffer, which the stripper holds anyway; upload validation walks the file in windows
+ * instead (jpeg-frame-marker.ts), by the same rules.
  * @throws {Error} when SOI is missing, a marker is not where one must be, a length is impossible, or EOI never comes
  */
 export function* jpegSegments(buf: Buffer): Generator<JpegSegment> {
@@ -81,18 +84,4 @@ function endOfEntropyCodedData(buf: Buffer, from: number): number {
     else if (next === 0xff) i += 1;
     else return i;
   }
-}
-
-/**
- * The SOF marker of the first frame header, which names the coding process (c0 baseline, c2 progressive,
- * c3 lossless, c9 arithmetic, ...).
- * @returns the marker byte, or undefined when the segments end (EOI) before any frame header
- * @throws {Error} when the segment structure is malformed before the frame header
- */
-export function jpegFrameMarker(buf: Buffer): number | undefined {
-  for (const segment of jpegSegments(buf)) {
-    if (isStartOfFrame(segment.marker)) return segment.marker;
-    if (segment.marker === SOS) return undefined;
-  }
-  return undefined;
 }

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { Metadata } from 'sharp';
 import { InvalidImageError, TooManyPixelsError, UnsupportedTypeError } from '@renditions/errors';
+import { ByteReader } from './byte-reader';
+import { ContainerLimitError, MalformedContainerError } from './container-errors';
 import { decoderReason, displayedSize, effectiveOrientation, frameCount, openImage, readMetadata } from './decode';
-import { jpegFrameMarker } from './jpeg-segments';
+import { jpegFrameMarker } from './jpeg-frame-marker';
 import { verifyPngChunks } from './png-chunks';
 import { detectFileType, FORMAT_NAMES, SNIFF_BYTES, sniffImageType } from './sniff';
 import type { ImageProbe, SniffedType, SourceFormat } from './types';
@@ -51,27 +52,22 @@ const ACCEPTED_LIST = 'a JPEG, PNG, GIF, WebP, AVIF or TIFF image';
  * Validates an upload and describes it, in this order: sniff the bytes, read the header, enforce the pixel
  * limit (before any pixel is decoded), check the container structure, then decode everything cheaply
  * (shrink-on-load into a tiny box) to catch truncated and corrupt files before they are stored.
+ *
+ * A path is never read into memory: sharp reads the file itself (on libuv threads), and the sniff and the
+ * structure checks read it through one 64 KiB window (see ByteReader), a window per event-loop turn. A Buffer
+ * goes through the very same windows, so both inputs are judged by the same code.
  * @param input a file path or the file's bytes
  * @returns type, displayed (auto-oriented) size, EXIF orientation and frame count
  * @throws {UnsupportedTypeError} the bytes are not JPEG/PNG/GIF/WebP/AVIF/TIFF (SVG, HTML, HEIC, lossless JPEG...)
  * @throws {TooManyPixelsError} a frame declares more than `maxInputPixels` pixels, or an animation more than
  *   `maxAnimationFrames` frames or `maxAnimationPixels` pixels in all
- * @throws {InvalidImageError} the header cannot be read, or the image data is corrupt or truncated
+ * @throws {InvalidImageError} the header cannot be read, the image data is corrupt or truncated, or the container
+ *   has absurdly many chunks or segments (see MAX_PNG_CHUNKS, MAX_JPEG_SEGMENTS_BEFORE_FRAME)
  * @throws the file system's error when `input` is a path that cannot be read (not a validation failure)
  */
 export async function probeImage(input: string | Buffer, opts: ProbeOptions): Promise<ImageProbe> {
-  // Uploads are capped (MAX_UPLOAD_BYTES), and the structure checks below need the bytes anyway.
-  const bytes = typeof input === 'string' ? await readFile(input) : input;
-  const sniffed = await sniffImageType(bytes.subarray(0, SNIFF_BYTES));
-  if (!sniffed) throw new UnsupportedTypeError(`Expected ${ACCEPTED_LIST}; ${await describeUnsupported(bytes)}`);
-
-  const meta = await readHeader(bytes, sniffed);
-  checkDecoderAgrees(meta, sniffed);
-  const pages = frameCount(meta);
-  checkPixelLimit(meta, pages, opts);
-  checkStructure(bytes, sniffed);
-  await validationDecode(bytes, sniffed, pages, opts);
-
+  const { sniffed, meta, pages } = await inspect(input, opts);
+  await validationDecode(input, sniffed, pages, opts);
   return {
     ...sniffed,
     ...displayedSize(meta),
@@ -80,17 +76,38 @@ export async function probeImage(input: string | Buffer, opts: ProbeOptions): Pr
   };
 }
 
-async function describeUnsupported(bytes: Buffer): Promise<string> {
-  if (bytes.length === 0) return 'the file is empty';
-  const detected = await detectFileType(bytes);
+/** Every check before the decode. The file is open only for these, so a slow decode holds no descriptor. */
+async function inspect(input: string | Buffer, opts: ProbeOptions) {
+  const reader = typeof input === 'string' ? await ByteReader.openFile(input) : ByteReader.fromBuffer(input);
+  try {
+    // A copy: the reader's window is reused by the next read, and the sniffer is asynchronous.
+    const head = Buffer.from(await reader.bytes(0, Math.min(SNIFF_BYTES, reader.size)));
+    const sniffed = await sniffImageType(head);
+    if (!sniffed) throw new UnsupportedTypeError(`Expected ${ACCEPTED_LIST}; ${await describeUnsupported(head)}`);
+
+    const meta = await readHeader(input, sniffed);
+    checkDecoderAgrees(meta, sniffed);
+    const pages = frameCount(meta);
+    checkPixelLimit(meta, pages, opts);
+    await checkStructure(reader, sniffed);
+    return { sniffed, meta, pages };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** @param head the first SNIFF_BYTES of the file, or all of it when shorter */
+async function describeUnsupported(head: Buffer): Promise<string> {
+  if (head.length === 0) return 'the file is empty';
+  const detected = await detectFileType(head);
   return detected
     ? `the bytes are ${detected.mime} (.${detected.ext})`
     : 'the bytes match no known image signature (SVG, HTML and text are refused)';
 }
 
-async function readHeader(bytes: Buffer, sniffed: SniffedType): Promise<Metadata> {
+async function readHeader(input: string | Buffer, sniffed: SniffedType): Promise<Metadata> {
   try {
-    return await readMetadata(bytes);
+    return await readMetadata(input);
   } catch (error) {
     throw new InvalidImageError(
       `Expected a readable ${FORMAT_NAMES[sniffed.format]} header; ${decoderReason(error)}`,
@@ -138,22 +155,31 @@ function checkPixelLimit(meta: Metadata, pages: number, limits: ProbeOptions): v
   }
 }
 
-function checkStructure(bytes: Buffer, sniffed: SniffedType): void {
+/**
+ * Walker errors are translated by type: a malformed or absurd container refuses the upload; anything else
+ * (a read failing) is ours and propagates.
+ */
+async function checkStructure(reader: ByteReader, sniffed: SniffedType): Promise<void> {
   const name = FORMAT_NAMES[sniffed.format];
   if (sniffed.format === 'png') {
     try {
-      verifyPngChunks(bytes);
+      await verifyPngChunks(reader);
     } catch (error) {
-      throw new InvalidImageError(`Expected intact ${name} chunks; ${decoderReason(error)}`, { cause: error });
+      if (!(error instanceof MalformedContainerError || error instanceof ContainerLimitError)) throw error;
+      throw new InvalidImageError(`Expected intact ${name} chunks; ${error.message}`, { cause: error });
     }
   }
   if (sniffed.format === 'jpeg') {
     let marker: number | undefined;
     try {
-      marker = jpegFrameMarker(bytes);
-    } catch {
+      marker = await jpegFrameMarker(reader);
+    } catch (error) {
+      if (error instanceof ContainerLimitError) {
+        throw new InvalidImageError(`Expected intact ${name} segments; ${error.message}`, { cause: error });
+      }
       // libjpeg tolerates some malformations (stray bytes between segments): the decode below judges.
-      return;
+      if (error instanceof MalformedContainerError) return;
+      throw error;
     }
     const unsupported = marker === undefined ? undefined : UNSUPPORTED_JPEG_PROCESSES[marker];
     if (unsupported) {
@@ -164,13 +190,13 @@ function checkStructure(bytes: Buffer, sniffed: SniffedType): void {
   }
 }
 
-async function validationDecode(bytes: Buffer, sniffed: SniffedType, pages: number, limits: ProbeOptions) {
+async function validationDecode(input: string | Buffer, sniffed: SniffedType, pages: number, limits: ProbeOptions) {
   const animated = pages > 1;
   // An animation decodes as one tall image of every frame: sharp's own limit then applies to the total.
   const limit = animated ? limits.maxAnimationPixels : limits.maxInputPixels;
   try {
     // ignoreIcc: colour is irrelevant here, and building a CMS transform costs more than decoding a small file.
-    await openImage(bytes, { animated, limitInputPixels: Math.max(1, Math.floor(limit)), ignoreIcc: true })
+    await openImage(input, { animated, limitInputPixels: Math.max(1, Math.floor(limit)), ignoreIcc: true })
       .resize(VALIDATION_BOX, VALIDATION_BOX, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
       .raw()
       .toBuffer();

@@ -1,7 +1,8 @@
 import exifr from 'exifr';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { jpegFrameMarker, jpegSegments } from '../src/jpeg-segments';
+import { jpegFrameMarker } from '../src/jpeg-frame-marker';
+import { jpegSegments } from '../src/jpeg-segments';
 import { stripJpegSegments } from '../src/jpeg-strip';
 import { readCorpus } from './corpus';
 import { findMetadata } from './metadata-check';
@@ -109,7 +110,7 @@ describe('jpegFrameMarker', () => {
     ['formats/32-lens_data.jpeg', 0xc2],
     ['formats/testimgari.jpg', 0xc9],
     ['formats/testimgl.jpg', 0xc3],
-  ])('%s has frame marker %s', (file, marker) => {
-    expect(jpegFrameMarker(readCorpus(file))).toBe(marker);
+  ])('%s has frame marker %s', async (file, marker) => {
+    expect(await jpegFrameMarker(readCorpus(file))).toBe(marker);
   });
 });

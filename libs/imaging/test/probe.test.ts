@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -165,5 +166,39 @@ describe('probeImage: refused files', () => {
     expect(error).toBeInstanceOf(TooManyPixelsError);
     expect((error as Error).message).toMatch(/Expected an animation of at most 8 frames; this one declares 9 frames of 80x80/);
     await expect(probeImage(readCorpus('formats/hopper.gif'), { ...DEFAULT_LIMIT, maxAnimationFrames: 1 })).resolves.toMatchObject({ pages: 1 });
+  });
+});
+
+describe('probeImage: container bombs and resources', () => {
+  /** `count` empty comment segments (ff fe 00 02) right after SOI. */
+  function withComments(jpeg: Buffer, count: number): Buffer {
+    return Buffer.concat([jpeg.subarray(0, 2), Buffer.alloc(4 * count).fill(Buffer.from([0xff, 0xfe, 0x00, 0x02])), jpeg.subarray(2)]);
+  }
+
+  it('still refuses a lossless JPEG whose frame header hides behind thousands of segments', async () => {
+    const error = await probeError(withComments(readCorpus('formats/testimgl.jpg'), 5_000));
+    expect(error).toBeInstanceOf(UnsupportedTypeError);
+    expect((error as Error).message).toMatch(/lossless JPEG \(SOF3\)/);
+  });
+
+  it('refuses a JPEG with more segments before its frame header than any real one (422)', async () => {
+    const error = await probeError(withComments(readCorpus('photos/DSCN0010.jpg'), 10_000));
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as Error).message).toMatch(/Expected intact JPEG segments; too many segments/);
+  });
+
+  it('passes a file system error through, not as a validation failure', async () => {
+    const error = await probeError(corpusPath('photos/no-such-file.jpg'));
+    expect(error).not.toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'ENOENT' });
+  });
+
+  it.runIf(existsSync('/proc/self/fd'))('closes the file whatever the verdict', async () => {
+    const files = ['photos/DSCN0010.jpg', 'bad/SVG-alert.svg', 'bad/xcsn0g01.png', 'bad/truncated.jpg', 'bad/giant-image.jpg', 'formats/testimgl.jpg'];
+    const before = readdirSync('/proc/self/fd').length;
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(files.map((file) => probeImage(corpusPath(file), DEFAULT_LIMIT).catch(() => undefined)));
+    }
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(before);
   });
 });

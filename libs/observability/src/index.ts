@@ -1,3 +1,3 @@
 export { createLogger, type Logger } from './logger';
 export { createMetrics, type Metrics, type MetricsOptions, type QueueDepth } from './metrics';
-export { startMetricsServer, type RunningMetricsServer } from './metrics-server';
+export { metricsAuthorized, startMetricsServer, type RunningMetricsServer } from './metrics-server';

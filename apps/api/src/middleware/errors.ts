@@ -3,42 +3,116 @@ import multer from 'multer';
 import {
   AppError,
   FileTooLargeError,
+  ForbiddenError,
+  GoneError,
   InvalidRequestError,
+  NotFoundError,
   RateLimitedError,
+  RequestRefusedError,
+  UnauthorizedError,
   UnavailableError,
+  UnsupportedTypeError,
 } from '@renditions/errors';
 import type { Logger } from '@renditions/observability';
 import { asDependencyError } from '@renditions/pipeline';
+import { isClientAbort } from './client-abort';
+
+/** What multer refuses, by its documented `code`; anything else it reports is a malformed multipart body too. */
+const MULTER_MESSAGES: Record<string, (error: multer.MulterError) => string> = {
+  LIMIT_UNEXPECTED_FILE: (error) => `Unexpected file field "${error.field}"; send the file in the "image" field`,
+  LIMIT_FILE_COUNT: () => 'Expected one file, in the "image" field, but received more',
+  LIMIT_PART_COUNT: () => 'The multipart body has too many parts',
+  LIMIT_FIELD_COUNT: () => 'The multipart body has too many fields',
+  LIMIT_FIELD_KEY: () => 'A multipart field name is too long',
+  LIMIT_FIELD_VALUE: (error) => `Field "${error.field}" is too long`,
+  MISSING_FIELD_NAME: () => 'A multipart part has no field name',
+  STREAM_DESTROYED: () => 'The upload ended before the file did',
+};
 
 function fromMulter(error: multer.MulterError): AppError {
-  if (error.code === 'LIMIT_FILE_SIZE') return new FileTooLargeError('The file is larger than the upload limit');
-  if (error.code === 'LIMIT_UNEXPECTED_FILE') {
-    return new InvalidRequestError(`Unexpected file field "${error.field}"; send the file in the "image" field`);
+  if (error.code === 'LIMIT_FILE_SIZE') return new FileTooLargeError('The file is larger than the upload limit', { cause: error });
+  const message = MULTER_MESSAGES[error.code]?.(error) ?? `Malformed multipart request: ${error.message}`;
+  return new InvalidRequestError(message, { cause: error });
+}
+
+/**
+ * The status of an error raised by the HTTP stack itself: http-errors (body-parser, raw-body) and express's router
+ * mark theirs with equal numeric `status` and `statusCode` (http-errors' own `isHttpError` test).
+ */
+function httpStatusOf(error: unknown): number | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  return typeof status === 'number' && status === statusCode ? status : undefined;
+}
+
+/** A 4xx from body-parser/raw-body, by its `type` where that says more than the status, else by the status. */
+function fromHttpError(error: Error & { type?: unknown; limit?: unknown }, status: number): AppError {
+  const options = { cause: error };
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return new InvalidRequestError(`The request body is not valid JSON: ${error.message}`, options);
+    case 'entity.too.large':
+      // Not file_too_large: no file is involved, and an upload client would tell its user the image is too big.
+      return new RequestRefusedError(`The request body is larger than the ${String(error.limit)} bytes accepted here`, 413, options);
+    case 'encoding.unsupported':
+      return new UnsupportedTypeError(`${error.message}; send the body uncompressed, or as gzip, deflate or br`, options);
+    case 'charset.unsupported':
+      return new UnsupportedTypeError(`${error.message}; send JSON as UTF-8`, options);
+    case 'request.size.invalid':
+      return new InvalidRequestError('The request body does not match its Content-Length', options);
   }
-  return new InvalidRequestError(`Malformed multipart request: ${error.message}`);
+  if (status === 400) return new InvalidRequestError(`The request body could not be read: ${error.message}`, options);
+  if (status === 401) return new UnauthorizedError(error.message, options);
+  if (status === 403) return new ForbiddenError(error.message, options);
+  if (status === 404) return new NotFoundError(error.message, options);
+  if (status === 410) return new GoneError(error.message, options);
+  if (status === 415) return new UnsupportedTypeError(error.message, options);
+  return new RequestRefusedError(error.message, status, options);
+}
+
+/**
+ * Translates any error into the contract's, by type or code only (never by message text); undefined for an error
+ * we do not know, which is a bug or an outage to look at.
+ */
+export function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (error instanceof multer.MulterError) return fromMulter(error);
+  const status = httpStatusOf(error);
+  // express decodes path parameters before any handler runs: `%ff`, a lone `%` or bad UTF-8 fail there, with a
+  // URIError marked 400. Every parameter of ours names a resource (an id, a size), and the contract makes any id
+  // that does not exist, malformed or not, a 404.
+  if (error instanceof URIError && status === 400) return new NotFoundError(`No such resource: ${error.message}`, { cause: error });
+  if (status !== undefined && status >= 400 && status < 500) return fromHttpError(error as Error, status);
+  const dependency = asDependencyError(error, 'A dependency');
+  return dependency instanceof AppError ? dependency : undefined;
 }
 
 /** The one place where errors become the contract's JSON error; unknown errors are logged and answered 500. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (rawError, req, res, _next) => {
-    let error: unknown = rawError instanceof multer.MulterError ? fromMulter(rawError) : rawError;
-    error = asDependencyError(error, 'A dependency');
-    if ((rawError as { type?: string }).type === 'entity.parse.failed') {
-      error = new InvalidRequestError('The request body is not valid JSON');
-    }
-    if (error instanceof AppError) {
-      if (error instanceof UnavailableError || error instanceof RateLimitedError) {
-        res.set('Retry-After', String(error.retryAfterSeconds));
-      }
-      if (error.httpStatus >= 500) logger.warn({ err: rawError, url: req.originalUrl }, error.message);
-      res.status(error.httpStatus).json({ error: { code: error.code, message: error.message } });
+    const context = { err: rawError, method: req.method, url: req.originalUrl };
+    if (isClientAbort(rawError, req)) {
+      // Expected on a public endpoint many times a day; nobody is left to answer.
+      logger.debug(context, 'client went away before the answer');
+      res.destroy();
       return;
     }
-    if ((rawError as { message?: string }).message?.includes('Multipart') || (rawError as { message?: string }).message?.includes('Unexpected end of form')) {
-      res.status(400).json({ error: { code: 'invalid_request', message: 'Malformed multipart request' } });
+    if (res.headersSent) {
+      // Too late for a JSON error: cutting the connection tells the client the answer is incomplete.
+      logger.error(context, 'failed after the answer began');
+      res.destroy();
       return;
     }
-    logger.error({ err: rawError, method: req.method, url: req.originalUrl }, 'unhandled error');
-    res.status(500).json({ error: { code: 'internal', message: 'Internal server error' } });
+    const error = toAppError(rawError);
+    if (!error) {
+      logger.error(context, 'unhandled error');
+      res.status(500).json({ error: { code: 'internal', message: 'Internal server error' } });
+      return;
+    }
+    if (error instanceof UnavailableError || error instanceof RateLimitedError) {
+      res.set('Retry-After', String(error.retryAfterSeconds));
+    }
+    if (error.httpStatus >= 500) logger.warn(context, error.message);
+    res.status(error.httpStatus).json({ error: { code: error.code, message: error.message } });
   };
 }

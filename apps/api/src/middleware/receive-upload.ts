@@ -4,9 +4,11 @@ import { mkdir, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import multer, { type StorageEngine } from 'multer';
+import { FileTooLargeError } from '@renditions/errors';
 import type { ReceivedFile } from '@renditions/pipeline';
+import { closeAfterAnswer, maxUploadBodyBytes } from './content-length';
 
 type SpooledFile = Express.Multer.File & ReceivedFile;
 
@@ -50,11 +52,55 @@ class HashingSpoolStorage implements StorageEngine {
   }
 }
 
-export function receiveUpload(options: { maxUploadBytes: number; spoolDirectory?: string }) {
-  return multer({
+export interface ReceiveUploadOptions {
+  maxUploadBytes: number;
+  spoolDirectory?: string;
+  /**
+   * Runs once the whole body is on disk, before `next`: where an upload waits for its turn to be validated
+   * (MAX_CONCURRENT_UPLOADS). Waiting only after the body is in means a slow client never holds a turn.
+   */
+  admit?: RequestHandler;
+}
+
+/**
+ * Spools the `image` field to disk (see HashingSpoolStorage) and counts the body as it arrives: once it passes
+ * MAX_UPLOAD_BYTES plus the multipart overhead, reading stops there and the answer is 413 with the connection
+ * closed. (multer alone would read a refused body to its end before answering, a 2 GB body included.)
+ */
+export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
+  const parse = multer({
     storage: new HashingSpoolStorage(options.spoolDirectory ?? path.join(os.tmpdir(), 'renditions-uploads')),
     limits: { fileSize: options.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   }).single('image');
+  const maxBodyBytes = maxUploadBodyBytes(options.maxUploadBytes);
+
+  return (req, res, next) => {
+    let received = 0;
+    let settled = false;
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', count);
+      if (error || !options.admit) next(error);
+      else options.admit(req, res, next);
+    };
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= maxBodyBytes) return;
+      // Stop reading here, answer 413 and close the connection. Once answered, the request is destroyed too: Node no
+      // longer tracks an answered request, so multer would otherwise wait forever for the rest of the body, its spool
+      // file held open; destroyed, multer removes it.
+      req.unpipe();
+      req.pause();
+      closeAfterAnswer(res);
+      res.once('close', () => req.destroy());
+      settle(new FileTooLargeError(`The upload is larger than the limit of ${options.maxUploadBytes} bytes`));
+    };
+    // Listening to 'data' beside multer's pipe: both see every chunk, and pipe's backpressure still applies. Only on
+    // a multipart body, the one multer reads: any other is left unread for the route to refuse.
+    if (req.is('multipart')) req.on('data', count);
+    parse(req, res, settle);
+  };
 }
 
 export function receivedFile(req: Request): ReceivedFile | undefined {

@@ -22,7 +22,28 @@ export function ifNoneMatchHits(header: string | undefined, etag: string): boole
 }
 
 /**
- * Sends an image with strong-ETag revalidation (304), a single byte range (206/416) and HEAD, streaming stored
+ * RFC 9110 §13.1.5 If-Range: a Range applies only if the representation is still the one the client holds,
+ * proven by a strong entity-tag match. An HTTP-date never matches: we send no Last-Modified, so a client cannot
+ * hold a date we would vouch for. Without it, a download resumed across the pending -> ready switch would get
+ * WebP bytes spliced onto the JPEG it started with.
+ */
+export function ifRangeHolds(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return true;
+  const tag = header.trim();
+  return !tag.startsWith('W/') && !etag.startsWith('W/') && tag === etag;
+}
+
+/**
+ * Whether a failed stream means the client went away mid-download (closed the tab, cancelled, seeked): the
+ * response closed before it finished. That is the client's choice, not a server fault, so it is no error.
+ * A storage read that fails has its own error code and still goes to the error handler.
+ */
+function clientLeftMidStream(error: unknown, res: Response): boolean {
+  return (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' && !res.writableFinished;
+}
+
+/**
+ * Sends an image with strong-ETag revalidation (304), a single byte range (206/416) under If-Range, and HEAD, streaming stored
  * objects straight from storage rather than buffering them.
  */
 export async function sendImage(req: Request, res: Response, served: ServedImage, storage: ObjectStorage): Promise<void> {
@@ -42,7 +63,8 @@ export async function sendImage(req: Request, res: Response, served: ServedImage
 
   let range: { start: number; end: number } | undefined;
   const rangeHeader = req.headers.range;
-  if (rangeHeader) {
+  // A failed If-Range turns the request into a plain GET: the whole 200, never a 416 either.
+  if (rangeHeader && ifRangeHolds(req.get('If-Range'), served.etag)) {
     const ranges = parseRange(size, rangeHeader, { combine: true });
     if (ranges === -1) {
       res.status(416).set('Content-Range', `bytes */${size}`).end();
@@ -63,5 +85,10 @@ export async function sendImage(req: Request, res: Response, served: ServedImage
     res.end(range ? served.body.data.subarray(range.start, range.end + 1) : served.body.data);
     return;
   }
-  await pipeline(await storage.get(served.body.key, range), res);
+  try {
+    await pipeline(await storage.get(served.body.key, range), res);
+  } catch (error) {
+    if (!clientLeftMidStream(error, res)) throw error;
+    req.log?.debug({ url: req.originalUrl }, 'client closed the connection mid-download');
+  }
 }

@@ -3,14 +3,16 @@ import { z } from 'zod';
 import { blockHash, listBlocklist, unblockHash, type Services } from '@renditions/pipeline';
 import { requireAdmin } from '../middleware/admin-auth';
 import { parseBody } from '../middleware/parse-body';
+import { storableText } from '../middleware/text-fields';
+import { rejectMalformedBlocklistId } from '../middleware/validate-id';
 
 const BLOCKLIST_PATH = '/api/v1/admin/blocklist';
 
 const blockBody = z
   .object({
-    phash: z.string().regex(/^[0-9a-fA-F]{16}$/, 'expected 16 hex digits').optional(),
-    image_id: z.string().min(1).max(64).optional(),
-    reason: z.string().trim().max(1000).optional(),
+    phash: storableText('phash', z.string().regex(/^[0-9a-fA-F]{16}$/, 'expected 16 hex digits')).optional(),
+    image_id: storableText('image_id', z.string().min(1).max(64)).optional(),
+    reason: storableText('reason', z.string().trim().max(1000)).optional(),
   })
   .strict()
   .refine((body) => (body.phash === undefined) !== (body.image_id === undefined), {
@@ -23,6 +25,7 @@ const blockBody = z
  */
 export function adminBlocklistRoutes(services: Services): Router {
   const router = Router();
+  router.param('id', rejectMalformedBlocklistId);
   router.use(BLOCKLIST_PATH, requireAdmin(services.config.admin));
 
   router.post(BLOCKLIST_PATH, async (req, res) => {

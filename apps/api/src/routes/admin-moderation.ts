@@ -3,13 +3,15 @@ import { z } from 'zod';
 import { decideModeration, type Services } from '@renditions/pipeline';
 import { requireAdmin } from '../middleware/admin-auth';
 import { parseBody } from '../middleware/parse-body';
+import { storableText } from '../middleware/text-fields';
+import { rejectMalformedImageId } from '../middleware/validate-id';
 
 const MODERATION_PATH = '/api/v1/admin/images/:id/moderation';
 
 const verdictBody = z
   .object({
     verdict: z.enum(['allow', 'reject', 'review']),
-    reason: z.string().trim().max(1000).optional(),
+    reason: storableText('reason', z.string().trim().max(1000)).optional(),
   })
   .strict();
 
@@ -19,6 +21,7 @@ const verdictBody = z
  */
 export function adminModerationRoutes(services: Services): Router {
   const router = Router();
+  router.param('id', rejectMalformedImageId);
   router.use(MODERATION_PATH, requireAdmin(services.config.admin));
   router.post(MODERATION_PATH, async (req, res) => {
     const body = parseBody(verdictBody, req.body);

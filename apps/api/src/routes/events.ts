@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { openImageEventStream, type Services } from '@renditions/pipeline';
 import { openEventStream } from '../middleware/event-stream';
+import { rejectMalformedImageId } from '../middleware/validate-id';
 
 /**
  * `GET /api/v1/images/:id/events`: the image's live events as Server-Sent Events, ending once it settles.
@@ -8,6 +9,7 @@ import { openEventStream } from '../middleware/event-stream';
  */
 export function eventRoutes(services: Services, shutdown: AbortSignal): Router {
   const router = Router();
+  router.param('id', rejectMalformedImageId);
 
   router.get('/api/v1/images/:id/events', async (req, res) => {
     // Unknown or deleted ids throw here, before any header is sent, and get the JSON error.

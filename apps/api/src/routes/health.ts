@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { sql } from 'drizzle-orm';
 import pTimeout from 'p-timeout';
-import type { Metrics } from '@renditions/observability';
+import { UnauthorizedError } from '@renditions/errors';
+import { metricsAuthorized, type Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -31,7 +32,13 @@ export function healthRoutes(services: Services, metrics: Metrics): Router {
     if (!ready) res.set('Retry-After', '5');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
   });
-  router.get('/metrics', async (_req, res) => {
+  // Metrics show traffic, queue depths and failure counts: with METRICS_TOKEN set, only a scraper holding it
+  // reads them (Prometheus: `authorization: { credentials: <token> }`). Unset keeps /metrics open, as before.
+  router.get('/metrics', async (req, res, next) => {
+    if (!metricsAuthorized(services.config.metricsToken, req.get('Authorization'))) {
+      res.set('WWW-Authenticate', 'Bearer realm="metrics"');
+      return next(new UnauthorizedError('/metrics asks for Authorization: Bearer <METRICS_TOKEN>'));
+    }
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   return router;

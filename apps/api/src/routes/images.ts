@@ -5,13 +5,17 @@ import type { Metrics } from '@renditions/observability';
 import { deleteImage, getImageResource, retryImage, uploadImage, type Services } from '@renditions/pipeline';
 import { discardReceivedFile, receivedFile, receiveUpload } from '../middleware/receive-upload';
 import type { OwnerAccessReader } from '../middleware/admin-auth';
+import { uploadGate, uploadGuards } from '../middleware/upload-gate';
+import { translateMultipartErrors } from '../middleware/multipart-errors';
+import { storableText } from '../middleware/text-fields';
+import { rejectMalformedImageId } from '../middleware/validate-id';
 
 const uploadFields = z.object({
-  title: z.string().trim().max(255, 'title is at most 255 characters').optional(),
-  callback_url: z
-    .url({ protocol: /^https?$/, error: 'callback_url must be an absolute http(s) URL' })
-    .max(2048)
-    .optional(),
+  title: storableText('title', z.string().trim().max(255, 'title is at most 255 characters')).optional(),
+  callback_url: storableText(
+    'callback_url',
+    z.url({ protocol: /^https?$/, error: 'callback_url must be an absolute http(s) URL' }).max(2048),
+  ).optional(),
 });
 
 function parseUploadFields(body: unknown) {
@@ -24,9 +28,12 @@ function parseUploadFields(body: unknown) {
 
 export function imageRoutes(services: Services, metrics: Metrics, ownerAccess: OwnerAccessReader): Router {
   const router = Router();
-  const receive = receiveUpload({ maxUploadBytes: services.config.limits.maxUploadBytes });
+  router.param('id', rejectMalformedImageId);
+  const receive = translateMultipartErrors(
+    receiveUpload({ maxUploadBytes: services.config.limits.maxUploadBytes, admit: uploadGate(services).admit }),
+  );
 
-  router.post('/api/v1/images', async (req, res) => {
+  router.post('/api/v1/images', ...uploadGuards(services), async (req, res) => {
     const stopTimer = metrics.uploadDuration.startTimer();
     try {
       await new Promise<void>((resolve, reject) => receive(req, res, (error: unknown) => (error ? reject(error) : resolve())));

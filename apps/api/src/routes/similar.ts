@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { InvalidRequestError } from '@renditions/errors';
 import { DEFAULT_SIMILAR_DISTANCE, findSimilarImages, MAX_SIMILAR_DISTANCE, type Services } from '@renditions/pipeline';
+import { rejectMalformedImageId } from '../middleware/validate-id';
 
 const similarQuery = z.object({
   max_distance: z
@@ -26,6 +27,7 @@ function parseSimilarQuery(query: Record<string, unknown>): z.infer<typeof simil
 /** `GET /api/v1/images/:id/similar?max_distance=10`: perceptual near-duplicates, nearest first. */
 export function similarRoutes(services: Services): Router {
   const router = Router();
+  router.param('id', rejectMalformedImageId);
 
   router.get('/api/v1/images/:id/similar', async (req, res) => {
     const { max_distance } = parseSimilarQuery(req.query);
