@@ -154,6 +154,9 @@ describe('upload rate limit while Redis is unreachable', () => {
     expect(rateLimitFields(response)).toMatchObject({ quota: QUOTA, remaining: QUOTA - 1 });
     expect((await uploadWith(ctx.url, asClient('offline'))).status).toBe(201);
     expect((await uploadWith(ctx.url, asClient('offline'))).status).toBe(201);
+    const refusedAt = Date.now();
     await expectRateLimited(await uploadWith(ctx.url, asClient('offline')));
+    // The refusal needs neither Redis nor the pipeline: it comes at once.
+    expect(Date.now() - refusedAt).toBeLessThan(1000);
   });
 });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import type { Fault } from '../support/faulty-storage';
@@ -20,7 +20,7 @@ import {
   type WatchedStage,
 } from '../support/fault-scenarios';
 import { waitForImage } from '../support/http';
-import { checkInvariants, createInvariantTally } from '../support/invariants';
+import { invariantCheckerFor } from '../support/invariants';
 
 /**
  * A DELETE landing while a stage is in the middle of its work: the DELETE answers at once, the stage's late
@@ -28,15 +28,12 @@ import { checkInvariants, createInvariantTally } from '../support/invariants';
  * uploaded again at once: a fresh generation that settles ready, while the old one is removed.
  */
 
-const tally = createInvariantTally('delete-races');
-afterAll(() => tally.print());
+const checkInvariants = invariantCheckerFor('delete-races');
 
 const PHOTO = readCorpus('photos/DSCN0010.jpg');
 
 async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  const report = await checkInvariants(ctx);
-  tally.record(scenario, report);
-  report.expectClean();
+  (await checkInvariants(ctx, scenario)).expectClean();
 }
 
 async function assetRowExists(ctx: TestContext, assetId: string): Promise<boolean> {

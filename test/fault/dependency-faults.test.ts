@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ImageResource } from '@renditions/pipeline';
 import type { TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
@@ -13,7 +13,7 @@ import {
   withContext,
 } from '../support/fault-scenarios';
 import { waitForImage } from '../support/http';
-import { checkInvariants, createInvariantTally } from '../support/invariants';
+import { invariantCheckerFor } from '../support/invariants';
 import { PrivateRedis } from '../support/redis-server';
 
 /**
@@ -21,15 +21,12 @@ import { PrivateRedis } from '../support/redis-server';
  * process, and every image still settles.
  */
 
-const tally = createInvariantTally('dependency-faults');
-afterAll(() => tally.print());
+const checkInvariants = invariantCheckerFor('dependency-faults');
 
 const PHOTO = readCorpus('photos/nikon-e950.jpg');
 
 async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  const report = await checkInvariants(ctx);
-  tally.record(scenario, report);
-  report.expectClean();
+  (await checkInvariants(ctx, scenario)).expectClean();
 }
 
 describe('PostgreSQL terminating the connections mid-job', () => {
@@ -59,8 +56,7 @@ describe('PostgreSQL terminating the connections mid-job', () => {
       });
       expect(ready.status).toBe('ready');
       expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
-      const report = await checkInvariants(ctx, { alive: [worker.child] });
-      tally.record('pg_terminate_backend mid-job', report);
+      const report = await checkInvariants(ctx, 'pg_terminate_backend mid-job', { alive: [worker.child] });
       if (report.deadProcesses > 0) report.details.push(`worker output:\n${worker.output()}`);
       report.expectClean();
     });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import {
@@ -18,22 +18,19 @@ import {
   type WatchedStage,
 } from '../support/fault-scenarios';
 import { upload, waitForImage } from '../support/http';
-import { checkInvariants, createInvariantTally } from '../support/invariants';
+import { invariantCheckerFor } from '../support/invariants';
 
 /**
  * Processes killed without warning (SIGKILL: no shutdown hook runs) at the worst moments: a worker in the middle
  * of each stage, an API between storing an original and committing its row.
  */
 
-const tally = createInvariantTally('process-kills');
-afterAll(() => tally.print());
+const checkInvariants = invariantCheckerFor('process-kills');
 
 const PHOTO = readCorpus('photos/nikon-e950.jpg');
 
 async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  const report = await checkInvariants(ctx);
-  tally.record(scenario, report);
-  report.expectClean();
+  (await checkInvariants(ctx, scenario)).expectClean();
 }
 
 /**
@@ -123,8 +120,7 @@ describe('an API SIGKILLed between storing an original and committing its row', 
       expect(rows).toEqual({ images: 0, assets: 0 });
       expect(await ctx.services.storage.head(original)).not.toBeNull();
 
-      const report = await checkInvariants(ctx);
-      tally.record('API SIGKILL between write and commit', report);
+      const report = await checkInvariants(ctx, 'API SIGKILL between write and commit');
       report.expectClean();
       expect(report.sweptByOnePass).toBe(1);
       expect(await ctx.services.storage.head(original)).toBeNull();

@@ -16,7 +16,7 @@ import {
   withContext,
 } from '../support/fault-scenarios';
 import { upload, waitForImage } from '../support/http';
-import { checkInvariants, createInvariantTally } from '../support/invariants';
+import { invariantCheckerFor } from '../support/invariants';
 import { startS3Server, type S3TestServer } from '../support/s3';
 
 /**
@@ -25,8 +25,7 @@ import { startS3Server, type S3TestServer } from '../support/s3';
  * scenario through the fault.
  */
 
-const tally = createInvariantTally('storage-faults');
-afterAll(() => tally.print());
+const checkInvariants = invariantCheckerFor('storage-faults');
 
 const PHOTO = readCorpus('photos/DSCN0010.jpg');
 const OTHER_PHOTO = readCorpus('photos/DSCN0021.jpg');
@@ -36,9 +35,7 @@ const RENDITION_ANY = /^assets\/[^/]+\/[sbtmlh]\.(jpg|webp|avif)$/;
 const ORIGINAL = /^assets\/[^/]+\/original$/;
 
 async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  const report = await checkInvariants(ctx);
-  tally.record(scenario, report);
-  report.expectClean();
+  (await checkInvariants(ctx, scenario)).expectClean();
 }
 
 describe('a rendition write that fails', () => {

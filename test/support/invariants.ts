@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import type { AssetStatus, StepStatus } from '@renditions/db';
 import { deriveAssetStatus, sweepStorage } from '@renditions/pipeline';
 import type { ObjectStorage } from '@renditions/storage';
@@ -406,5 +406,19 @@ export function createInvariantTally(file: string): InvariantTally {
       }
       console.log(lines.join('\n'));
     },
+  };
+}
+
+/**
+ * A test file's invariant checks: each scenario's report counted and asserted clean, the sums printed once
+ * the file is done.
+ */
+export function invariantCheckerFor(file: string) {
+  const tally = createInvariantTally(file);
+  afterAll(() => tally.print());
+  return async (ctx: TestContext, scenario: string, options: InvariantOptions = {}): Promise<InvariantReport> => {
+    const report = await checkInvariants(ctx, options);
+    tally.record(scenario, report);
+    return report;
   };
 }

@@ -46,8 +46,12 @@ export function displayedSize(meta: Metadata): { width: number; height: number }
     : { width: meta.width, height: frameHeight };
 }
 
-/** The first line of a libvips error, without the noise of its stacked context lines. */
+/**
+ * The first line of a libvips error, without the noise of its stacked context lines, and without the file path
+ * libvips names when it reads from a file: the reason reaches clients, the server's paths must not.
+ */
 export function decoderReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown decoder error';
+  const line = message.split('\n').find((candidate) => candidate.trim() !== '')?.trim() ?? 'unknown decoder error';
+  return line.replace(/(?:\/[^\s:]+)+:\s*/g, '').replace(/\/[^\s:]+/g, 'the file') || 'unknown decoder error';
 }
