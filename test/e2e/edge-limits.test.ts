@@ -277,23 +277,6 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
     }
   });
 
-  it('SCRATCH fetch big', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const fs = await import('node:fs');
-    fs.writeFileSync('/tmp/big.bin', Buffer.alloc(50 * MAX_UPLOAD_BYTES, 1));
-    for (const te of [[], ['-H', 'Transfer-Encoding: chunked']]) {
-      try { console.log('SCRATCH curl', te, execFileSync('curl', ['-sS', '-w', ' %{http_code} %{time_total}', '-F', 'image=@/tmp/big.bin', ...te, `${ctx.url}/api/v1/images`]).toString()); }
-      catch (e) { console.log('SCRATCH curl err', te, String((e as { stderr?: Buffer }).stderr), String((e as { stdout?: Buffer }).stdout)); }
-    }
-    for (const size of [2, 8, 30, 100]) {
-      const started = Date.now();
-      try {
-        const r = await uploadAs(ctx.url, 'big', Buffer.alloc(size * MAX_UPLOAD_BYTES, 1));
-        console.log('SCRATCH', size, r.status, await r.text(), Date.now() - started);
-      } catch (e) { console.log('SCRATCH', size, 'error', (e as Error).cause ?? e, Date.now() - started); }
-    }
-  });
-
   it('still takes an ordinary upload through the server with the short timeouts', async () => {
     expect((await uploadAs(quick.url, 'ordinary')).status).toBe(201);
   });

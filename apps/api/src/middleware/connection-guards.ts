@@ -8,7 +8,11 @@ import { addressKey } from './client-key';
  * Connections from a trusted proxy (TRUST_PROXY) are not counted: every client arrives through it, and the proxy
  * caps its own clients (nginx `limit_conn`).
  */
-export function capConnectionsPerAddress(server: Server, maxPerAddress: number, isTrustedProxy: (address: string) => boolean): void {
+export function capConnectionsPerAddress(
+  server: Server,
+  maxPerAddress: number,
+  isTrustedProxy: (address: string) => boolean,
+): void {
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress;

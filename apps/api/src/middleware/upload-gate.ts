@@ -47,8 +47,9 @@ export class Turns {
       return Promise.resolve(release);
     }
     if (this.waiting.length >= this.maxQueued) {
-      return Promise.reject(new UnavailableError('Too many uploads are waiting to be processed; try again shortly', RETRY_AFTER_SECONDS));
+      return Promise.reject(new UnavailableError('Too many uploads are waiting; try again shortly', RETRY_AFTER_SECONDS));
     }
+    if (abandon.aborted) return Promise.reject(new UnavailableError('The client went away', RETRY_AFTER_SECONDS));
     return new Promise((resolve, reject) => {
       const leave = (error?: Error) => {
         clearTimeout(timer);
