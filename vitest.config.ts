@@ -7,5 +7,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Ends the processes the tests started and drops the databases and Redis keys they created, also after failures.
+    globalSetup: ['test/support/global-teardown.ts'],
+    teardownTimeout: 60_000,
   },
 });

@@ -54,15 +54,16 @@ async function variantsOf(source: Buffer): Promise<Record<string, Buffer>> {
 }
 
 async function seedRandomHashes(db: Database): Promise<void> {
-  // 64 random bits per row from md5 (random() alone has 52); everything else NOT NULL gets a constant.
+  // 64 random bits per row from md5 (random() alone has 52); ids shaped like newAssetId() (20 hex characters);
+  // everything else NOT NULL gets a constant.
   await db.execute(sql`
-    insert into assets (sha256, format, mime, ext, width, height, orientation, pages, bytes, original_key, phash)
-    select 'random-' || n, 'jpeg', 'image/jpeg', 'jpg', 640, 480, 1, 1, 100000, 'originals/random-' || n,
-           ('x' || substr(md5(random()::text), 1, 16))::bit(64)::bigint
+    insert into assets (id, sha256, format, mime, ext, width, height, orientation, pages, bytes, original_key, phash)
+    select substr(md5('asset-' || n), 1, 20), 'random-' || n, 'jpeg', 'image/jpeg', 'jpg', 640, 480, 1, 1, 100000,
+           'originals/random-' || n, ('x' || substr(md5(random()::text), 1, 16))::bit(64)::bigint
     from generate_series(1, ${RANDOM_HASHES}) as n`);
   await db.execute(sql`
-    insert into images (id, asset_sha256, delete_token_hash)
-    select 'random-' || n, 'random-' || n, 'bench' from generate_series(1, ${RANDOM_HASHES}) as n`);
+    insert into images (id, asset_id, delete_token_hash)
+    select 'random-' || n, substr(md5('asset-' || n), 1, 20), 'bench' from generate_series(1, ${RANDOM_HASHES}) as n`);
 }
 
 /** Inserts the photos and their variants as live images; returns each photo's hash and its variants' image ids. */
@@ -105,7 +106,15 @@ function fullScan(db: Executor, phash: bigint, maxDistance: number) {
     .select({ id: images.id, ext: assets.ext, distance })
     .from(assets)
     .innerJoin(images, eq(images.assetId, assets.id))
-    .where(and(lte(distance, maxDistance), isNull(images.deletedAt), ne(images.id, ''), ne(assets.moderationVerdict, 'reject')))
+    .where(
+      and(
+        lte(distance, maxDistance),
+        isNull(images.deletedAt),
+        ne(images.id, ''),
+        ne(assets.moderationVerdict, 'reject'),
+        isNull(assets.deletingAt),
+      ),
+    )
     .orderBy(asc(distance), asc(images.createdAt), asc(images.id))
     .limit(LIMIT);
 }
@@ -167,13 +176,32 @@ const load = () => `load average ${os.loadavg()[0]!.toFixed(1)} on ${os.availabl
 async function main(): Promise<void> {
   const name = `renditions_bench_similar_${randomBytes(4).toString('hex')}`;
   const url = `${POSTGRES_SERVER}/${name}`;
-  await migrateDatabase(url);
-  const { db, close } = connectDatabase(url, { max: 1 });
+  const dropDatabase = async () => {
+    const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
+    try {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    } finally {
+      await admin.end();
+    }
+  };
+  // Ctrl-C or a kill mid-run must not leave a 1M-row database behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: dropping ${name}`);
+    void dropDatabase().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let close = async () => {};
   try {
+    await migrateDatabase(url);
+    const connection = connectDatabase(url, { max: 1 });
+    const { db } = connection;
+    close = connection.close;
     const started = performance.now();
     await seedRandomHashes(db);
     const real = await seedRealHashes(db);
-    await db.execute(sql`analyze`);
+    // Index-only scans skip the heap only for pages the visibility map marks all-visible: VACUUM sets it.
+    await db.execute(sql`vacuum (analyze) assets, images`);
     console.log(`seeded ${RANDOM_HASHES.toLocaleString('en')} random hashes + ${real.length} photos with variants in ${ms(performance.now() - started)}`);
 
     for (const { photo, phash, variantIds } of real) {
@@ -215,9 +243,7 @@ async function main(): Promise<void> {
     console.log(`\nmax_distance 10: wall p99 ${verdict(atTen.p99)} (${load()}); server CPU per query ${verdict(atTen.serverCpuMs)}`);
   } finally {
     await close();
-    const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await admin.end();
+    await dropDatabase();
   }
 }
 

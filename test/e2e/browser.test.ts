@@ -6,6 +6,7 @@ import { QUEUE_NAMES } from '@renditions/pipeline';
 import { ADMIN, createTestContext, type TestContext } from '../support/context';
 import { corpusPath, readCorpus } from '../support/corpus';
 import { getImage, upload } from '../support/http';
+import { testChildEnv } from '../support/test-run';
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
 const VIEWPORT = { width: 1280, height: 900 };
@@ -15,6 +16,7 @@ function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    env: { ...process.env, ...testChildEnv() },
   });
 }
 

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testChildEnv } from '../support/test-run';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -80,6 +81,7 @@ describe('npm start', () => {
         STORAGE_DIR: storageDir,
         WORKER_METRICS_PORT: '0',
         LOG_LEVEL: 'silent',
+        ...testChildEnv(),
       },
     });
     start.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

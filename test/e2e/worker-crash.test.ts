@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload, waitForImage, type UploadResponse } from '../support/http';
+import { testChildEnv } from '../support/test-run';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -18,7 +19,7 @@ describe('a worker killed mid-job', () => {
     // Node itself runs the worker (tsx as a loader), so SIGKILL hits the worker and not a wrapper process.
     const doomed = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'apps/worker/src/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, ...ctx.env, PUBLIC_BASE_URL: ctx.url, PORT: '3000', WORKER_METRICS_PORT: '0' },
+      env: { ...process.env, ...ctx.env, PUBLIC_BASE_URL: ctx.url, PORT: '3000', WORKER_METRICS_PORT: '0', ...testChildEnv() },
       stdio: 'ignore',
     });
     const response = await upload(ctx.url, readCorpus('photos/42_IndexError.jpg'));

@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** The shared corpus of real photos and broken files sits beside the checkout. */
-export const CORPUS_DIR = path.resolve(import.meta.dirname, '../../../shared/corpus');
+/** Test fixtures kept in the repository, so a plain clone runs the tests (nothing is read from outside it). */
+export const FIXTURES_DIR = path.resolve(import.meta.dirname, '../fixtures');
+
+/**
+ * The corpus of real photos and broken files: test/fixtures/corpus/, with MANIFEST.tsv (one row a file) and
+ * LICENSES.md (licence and attribution of each file). Every reader (tests, libs' tests, benchmarks) uses this root.
+ */
+export const CORPUS_DIR = path.join(FIXTURES_DIR, 'corpus');
 
 export function corpusPath(relative: string): string {
   return path.join(CORPUS_DIR, relative);

@@ -10,6 +10,7 @@ import type { ObjectStorage } from '@renditions/storage';
 import { ADMIN, createTestContext, type TestContext, type TestContextOptions } from './context';
 import { FaultyStorage } from './faulty-storage';
 import { upload, type UploadResponse } from './http';
+import { testChildEnv } from './test-run';
 
 /** Steps the fault-injection scenarios repeat: uploading, deleting, spawning and killing, holding a stage. */
 
@@ -145,7 +146,7 @@ function spawnNode(script: string, env: Record<string, string>): SpawnedProcess 
   // Node itself runs the script (tsx as a loader), so SIGKILL hits the process and not a wrapper.
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...testChildEnv() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // The tail of what it printed is enough for a failure message; older output is dropped.

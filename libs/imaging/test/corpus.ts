@@ -1,8 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { CORPUS_DIR } from '../../../test/support/corpus';
 
-/** The shared test corpus: `shared/` is a sibling of the repository checkout. */
-export const CORPUS_DIR = path.resolve(import.meta.dirname, '../../../../shared/corpus');
+/** The repository's test corpus (test/fixtures/corpus/): the one root every test and benchmark reads. */
+export { CORPUS_DIR };
 
 export function corpusPath(relative: string): string {
   return path.join(CORPUS_DIR, relative);
