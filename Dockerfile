@@ -15,6 +15,8 @@ COPY libs/pipeline/package.json libs/pipeline/
 COPY libs/queue/package.json libs/queue/
 COPY libs/runtime/package.json libs/runtime/
 COPY libs/storage/package.json libs/storage/
+# postinstall applies these (a fix to postgres.js, see patches/).
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 ENV NODE_ENV=production

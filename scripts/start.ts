@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
+import { API_MALLOC_ENV } from './api-malloc-env';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORKER_NICENESS = 10;
@@ -84,7 +85,7 @@ function stop(): void {
   }
 }
 
-keepRunning({ name: 'api', entry: 'apps/api/src/main.ts' });
+keepRunning({ name: 'api', entry: 'apps/api/src/main.ts', env: API_MALLOC_ENV });
 keepRunning({
   name: 'worker',
   entry: 'apps/worker/src/main.ts',

@@ -105,6 +105,17 @@ describe(`upload rate limit (RATE_LIMIT_UPLOADS_PER_MINUTE=${QUOTA})`, () => {
     }
     await expectRateLimited(await uploadWith(ctx.url, forwardedFor('203.0.113.99')));
   });
+
+  it('counts uploads naming a Client-ID against their address too, so rotating Client-IDs meets a ceiling', async () => {
+    let refused: Response | undefined;
+    // Refused (400) uploads count as well, and cost nothing to send.
+    for (let attempt = 0; attempt <= QUOTA * 10 && !refused; attempt += 1) {
+      const response = await uploadWith(ctx.url, asClient(`rotating-${attempt}`), null);
+      if (response.status === 429) refused = response;
+    }
+    expect(refused).toBeDefined();
+    await expectRateLimited(refused!);
+  });
 });
 
 describe('upload rate limit behind a trusted proxy (TRUST_PROXY=loopback)', () => {

@@ -23,6 +23,10 @@ const CLIENT_ID = /^Client-ID\s+([A-Za-z0-9._~-]{1,64})\s*$/i;
  */
 export function clientKey(req: Request): string {
   const clientId = CLIENT_ID.exec(req.headers.authorization ?? '')?.[1];
-  if (clientId) return `client-id:${clientId}`;
+  return clientId ? `client-id:${clientId}` : addressKeyOf(req);
+}
+
+/** The client's address as a key, whatever Client-ID it names. */
+export function addressKeyOf(req: Request): string {
   return `ip:${addressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown')}`;
 }

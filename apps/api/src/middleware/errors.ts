@@ -112,6 +112,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (error instanceof UnavailableError || error instanceof RateLimitedError) {
       res.set('Retry-After', String(error.retryAfterSeconds));
     }
+    // A body still arriving (a refused upload, perhaps dripped a byte at a time) is not read to its end: the answer
+    // ends the connection instead of keeping it open until the request timeout.
+    if (!req.complete) res.set('Connection', 'close');
     if (error.httpStatus >= 500) logger.warn(context, error.message);
     res.status(error.httpStatus).json({ error: { code: error.code, message: error.message } });
   };

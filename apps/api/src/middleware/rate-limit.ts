@@ -2,11 +2,17 @@ import type { RequestHandler, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import { RateLimitedError } from '@renditions/errors';
 import type { Services } from '@renditions/pipeline';
-import { clientKey } from './client-key';
+import { addressKeyOf, clientKey } from './client-key';
 
 const WINDOW_SECONDS = 60;
 /** The policy's name in the RateLimit fields. */
 const POLICY = 'uploads';
+/**
+ * A Client-ID is whatever the client says it is, so one address sending a new one each time would never meet its
+ * quota: uploads that name a Client-ID also count against their address, with room for this many clients behind
+ * one address (an office behind NAT).
+ */
+const CLIENTS_PER_ADDRESS = 10;
 /** A Redis that answers slower than this counts as down for this request (the in-memory count decides). */
 const REDIS_TIMEOUT_MS = 500;
 
@@ -40,24 +46,15 @@ export function uploadRateLimit(services: Services): RequestHandler {
 }
 
 function limitWith(services: Services, quota: number): RequestHandler {
-  const shared = new RateLimiterRedis({
-    // The producer connection the queues already use: it fails at once while Redis is down (no offline queue), and
-    // QUEUE_PREFIX keeps deployments and tests sharing one Redis apart.
-    storeClient: services.queues.connection,
-    rejectIfRedisNotReady: true,
-    keyPrefix: `${services.config.queuePrefix}:rate-limit:${POLICY}`,
-    points: quota,
-    duration: WINDOW_SECONDS,
-    // While Redis is down or slow to answer, each process counts on its own in memory: uploads go on being
-    // accepted (they fall back to the outbox anyway) and limited, if only per process.
-    insuranceLimiter: new RateLimiterMemory({ points: quota, duration: WINDOW_SECONDS }),
-  });
-  // A stalled Redis (no error, no answer) must not hold uploads either; the wrapper falls back to the same insurance.
-  const limiter = new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_TIMEOUT_MS });
+  const perClient = sharedLimiter(services, 'client', quota);
+  const perAddress = sharedLimiter(services, 'address', quota * CLIENTS_PER_ADDRESS);
 
   return async (req, res, next) => {
     try {
-      setRateLimitFields(res, quota, await limiter.consume(clientKey(req)));
+      const key = clientKey(req);
+      // Not an address already: the address takes its point first, so rotating Client-IDs ends there.
+      if (!key.startsWith('ip:')) await perAddress.consume(addressKeyOf(req));
+      setRateLimitFields(res, quota, await perClient.consume(key));
       next();
     } catch (outcome) {
       if (outcome instanceof RateLimiterRes) {
@@ -71,4 +68,24 @@ function limitWith(services: Services, quota: number): RequestHandler {
       next();
     }
   };
+}
+
+/**
+ * A Redis-backed fixed window shared by every API process. While Redis is down or slow to answer, each process
+ * counts on its own in memory: uploads go on being accepted (they fall back to the outbox anyway) and limited,
+ * if only per process.
+ */
+function sharedLimiter(services: Services, scope: string, points: number): RLWrapperTimeouts {
+  const shared = new RateLimiterRedis({
+    // The producer connection the queues already use: it fails at once while Redis is down (no offline queue), and
+    // QUEUE_PREFIX keeps deployments and tests sharing one Redis apart.
+    storeClient: services.queues.connection,
+    rejectIfRedisNotReady: true,
+    keyPrefix: `${services.config.queuePrefix}:rate-limit:${POLICY}:${scope}`,
+    points,
+    duration: WINDOW_SECONDS,
+    insuranceLimiter: new RateLimiterMemory({ points, duration: WINDOW_SECONDS }),
+  });
+  // A stalled Redis (no error, no answer) must not hold uploads either; the wrapper falls back to the same insurance.
+  return new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_TIMEOUT_MS });
 }

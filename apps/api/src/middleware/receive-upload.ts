@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
 import multer, { type StorageEngine } from 'multer';
-import { FileTooLargeError } from '@renditions/errors';
+import { FileTooLargeError, UnavailableError } from '@renditions/errors';
 import type { ReceivedFile } from '@renditions/pipeline';
 import { closeAfterAnswer, maxUploadBodyBytes } from './content-length';
 
@@ -67,6 +67,12 @@ export interface ReceiveUploadOptions {
  * MAX_UPLOAD_BYTES plus the multipart overhead, reading stops there and the answer is 413 with the connection
  * closed. (multer alone would read a refused body to its end before answering, a 2 GB body included.)
  */
+/**
+ * Bodies being received at once per process: each holds a connection and an open spool file, so this bounds the
+ * file descriptors and spool disk that slow uploads can take (4,000 connections x 20 MB otherwise); past it, 503.
+ */
+export const MAX_UPLOADS_RECEIVING = 256;
+
 export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
   const parse = multer({
     storage: new HashingSpoolStorage(options.spoolDirectory ?? path.join(os.tmpdir(), 'renditions-uploads')),
@@ -74,12 +80,28 @@ export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
   }).single('image');
   const maxBodyBytes = maxUploadBodyBytes(options.maxUploadBytes);
 
+  let receiving = 0;
   return (req, res, next) => {
+    if (receiving >= MAX_UPLOADS_RECEIVING) {
+      closeAfterAnswer(res);
+      next(new UnavailableError('Too many uploads are arriving at once; try again shortly', 5));
+      return;
+    }
+    receiving += 1;
+    let released = false;
+    // Released once the body is in, or when the connection ends first (a client gone mid-body).
+    const release = () => {
+      if (released) return;
+      released = true;
+      receiving -= 1;
+    };
+    res.once('close', release);
     let received = 0;
     let settled = false;
     const settle = (error?: unknown) => {
       if (settled) return;
       settled = true;
+      release();
       req.off('data', count);
       if (error || !options.admit) next(error);
       else options.admit(req, res, next);
