@@ -1,44 +1,62 @@
-import { and, asc, eq, getTableColumns, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { and, asc, eq, getTableColumns, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Executor } from '../client';
 import { phashQuarters, quarterProbes, quarterValuesWithin } from '../phash-quarters';
 import { assets, blockedHashes, images, type BlockedHash } from '../schema';
 import { notRejected } from './assets';
 
-/** A table holding a `phash` and its four generated, indexed 16-bit quarters (`assets`, `blocked_hashes`). */
-export interface PhashIndexedTable {
+/**
+ * A table holding an `id`, a `phash` and its four generated 16-bit quarters, each with a covering index on
+ * `(phash_qN, phash, id)` (`assets`, `blocked_hashes`).
+ */
+export type PhashIndexedTable = PgTable & {
+  id: AnyPgColumn;
   phash: AnyPgColumn;
   phashQ0: AnyPgColumn;
   phashQ1: AnyPgColumn;
   phashQ2: AnyPgColumn;
   phashQ3: AnyPgColumn;
-}
+};
 
 export interface PhashNearness {
   /** Exact Hamming distance between the row's hash and the query hash, computed by PostgreSQL. */
   distance: SQL<number>;
-  /** Rows whose hash is within the distance: an index-backed candidate filter, then the exact check. */
+  /**
+   * The ids of the rows within the distance, as a subquery: per probed quarter, an Index Only Scan of its covering
+   * index that checks the exact distance on the indexed hash, the scans' ids combined by UNION.
+   */
+  ids: SQL;
+  /** Rows whose id is among {@link PhashNearness.ids}: a primary key lookup of the few matches. */
   within: SQL;
 }
 
 /**
- * The SQL that finds a table's hashes within `maxDistance` of `phash` through its quarter indexes: a quarter
- * column must equal one of the values near the query's quarter (a BitmapOr of up to four index scans, see
- * {@link quarterProbes}), and only those candidates get the exact `bit_count` distance.
+ * The SQL that finds a table's hashes within `maxDistance` of `phash` through its quarter indexes. Per probed
+ * quarter (see {@link quarterProbes}) the quarter column must equal one of the values near the query's quarter, and
+ * the exact `bit_count` distance is checked on the hash stored in the same index entry: the table itself is only
+ * read for the rows that are within the distance. (A BitmapOr of the four quarters, the obvious plan, has to
+ * fetch every candidate's table row to compute its distance: at distance 10 on 1M hashes, ~6,500 random heap
+ * pages for, usually, no match at all.)
  * @throws {RangeError} when `phash` does not fit in 64 bits or `maxDistance` is not an integer 0..64
  */
 export function phashNear(table: PhashIndexedTable, phash: bigint, maxDistance: number): PhashNearness {
   const quarterColumns = [table.phashQ0, table.phashQ1, table.phashQ2, table.phashQ3] as const;
   const quarters = phashQuarters(phash);
-  // One array parameter per quarter rather than a list of scalars: radius 8 means ~39,000 values per quarter.
-  const candidates = quarterProbes(maxDistance).map(
-    ({ quarter, radius }) =>
-      sql`${quarterColumns[quarter]} = any(${sql.param(quarterValuesWithin(quarters[quarter], radius))}::int[])`,
-  );
+  const probes = quarterProbes(maxDistance);
   // The bigint column is signed: compare the same 64 bits, written as a signed value.
   const signed = BigInt.asIntN(64, phash).toString();
   const distance = sql<number>`bit_count((${table.phash} # ${signed}::bigint)::bit(64))::int`;
-  return { distance, within: and(or(...candidates), lte(distance, maxDistance)) as SQL };
+  // One array parameter per quarter rather than a list of scalars: radius 8 means ~39,000 values per quarter.
+  // Each branch names only columns of its index, so it can be an Index Only Scan; UNION drops the duplicates of a
+  // row found through several quarters.
+  const branches = probes.map(
+    ({ quarter, radius }) =>
+      sql`select ${table.id} from ${table} where ${quarterColumns[quarter]} = any(${sql.param(
+        quarterValuesWithin(quarters[quarter], radius),
+      )}::int[]) and ${distance} <= ${maxDistance}`,
+  );
+  const ids = sql.join(branches, sql` union `);
+  return { distance, ids, within: sql`${table.id} = any(array(${ids}))` };
 }
 
 export interface SimilarImagesSearch {
@@ -57,10 +75,11 @@ export interface SimilarImageRow {
 
 /**
  * Radii tried in turn before a wider `maxDistance`: once one of them finds `limit` images, a wider search cannot
- * change the answer (anything it adds is further away), and on 1M hashes distance 32 matches half the table
- * (seconds) while 20 already finds 50 (scripts/bench/similar.ts).
+ * change the answer (anything it adds is further away), and on 1M random hashes distance 32 matches half the
+ * table (seconds) while 18 already matches ~300 (20: ~1,800, each one an images lookup, twice the time of 18;
+ * scripts/bench/similar.ts).
  */
-const WIDENING_RADII = [10, 16, 20, 24, 28];
+const WIDENING_RADII = [10, 16, 18, 20, 24, 28];
 
 /**
  * Live images (not deleted, not rejected by moderation) whose content is within `maxDistance` of `phash`,
@@ -79,25 +98,24 @@ export async function findImagesNearPhash(db: Executor, search: SimilarImagesSea
 
 /**
  * One search at `maxDistance`, unexecuted, so tests and benchmarks can EXPLAIN it. The near assets are found
- * first, as an array: PostgreSQL cannot estimate the `bit_count` filter (it assumes a third of the candidates
- * pass, when a handful do), and joined directly it would hash the whole images table from distance ~12 on
- * (600 ms instead of 230 at 16 on 1M hashes). This way images are only ever looked up by their asset index.
+ * first, as an array (see {@link phashNear}): PostgreSQL cannot estimate the `bit_count` filter (it assumes a
+ * third of the candidates pass, when a handful do), and joined directly it would hash the whole images table from
+ * distance ~12 on. This way images are only ever looked up by their asset index, and only the near assets' rows
+ * are read to leave out rejected ones and generations being deleted.
  */
 export function similarImagesQuery(db: Executor, search: SimilarImagesSearch) {
   const near = phashNear(assets, search.phash, search.maxDistance);
-  const nearAssets = db
-    .select({ id: assets.id })
-    .from(assets)
-    .where(and(near.within, notRejected, isNull(assets.deletingAt)));
   return db
     .select({ id: images.id, ext: assets.ext, distance: near.distance })
     .from(images)
     .innerJoin(assets, eq(assets.id, images.assetId))
     .where(
       and(
-        sql`${images.assetId} = any(array(${nearAssets}))`,
+        sql`${images.assetId} = any(array(${near.ids}))`,
         isNull(images.deletedAt),
         ne(images.id, search.excludeImageId),
+        notRejected,
+        isNull(assets.deletingAt),
       ),
     )
     .orderBy(asc(near.distance), asc(images.createdAt), asc(images.id))
