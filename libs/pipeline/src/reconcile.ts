@@ -61,9 +61,9 @@ export async function reconcileAssets(services: Services, now = new Date()): Pro
     },
     (data) => data,
   );
-  // Outbox entries younger than a second are still being handed over by whoever recorded them.
+  // Younger entries are still being handed over by whoever recorded them.
   await each(
-    await listStaleWebhookOutbox(services.db, new Date(now.getTime() - 1000)),
+    await listStaleWebhookOutbox(services.db, staleBefore),
     async (entry) => {
       if (await relayWebhook(services, entry)) report.relayed += 1;
     },

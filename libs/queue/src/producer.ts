@@ -107,6 +107,9 @@ export class QueueClient {
       // Exponential backoff with jitter, so retries after a receiver's outage do not stampede.
       backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
       ...JOB_RETENTION,
+      // A delivered event's job id stays known for a day, so the outbox relay handing it over a second time (its
+      // first hand-over committed, but not the outbox's removal) is a no-op instead of a second delivery.
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
     };
     await this.bounded(this.queue('webhook').add(data.eventType, data, options), 'enqueue a webhook');
   }
