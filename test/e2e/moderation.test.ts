@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computePhash, hammingDistance, phashToHex } from '@renditions/imaging';
 import type { ImageResource } from '@renditions/pipeline';
 import { startCdnPurgeServer, type CdnPurgeServer } from '../support/cdn-purge-server';
-import { ADMIN, countQueueJobs, createTestContext, type TestContext } from '../support/context';
+import { ADMIN, countUnfinishedJobs, createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { getImage, upload, waitForImage, type UploadResponse } from '../support/http';
 import { metadataLeaks } from '../support/metadata-leaks';
@@ -69,7 +69,7 @@ function admin(ctx: TestContext, method: string, route: string, body?: unknown, 
 async function waitForQueuesToDrain(ctx: TestContext, timeoutMs = 60_000): Promise<void> {
   const { redisUrl, queuePrefix } = ctx.services.config;
   const deadline = Date.now() + timeoutMs;
-  while ((await countQueueJobs(redisUrl, queuePrefix)) > 0) {
+  while ((await countUnfinishedJobs(redisUrl, queuePrefix)) > 0) {
     if (Date.now() > deadline) throw new Error('queues did not drain in time');
     await sleep(300);
   }

@@ -10,6 +10,7 @@ import { migrateDatabase } from '@renditions/db';
 import { createLogger } from '@renditions/observability';
 import { createServices, QUEUE_NAMES, type ServicesHandle } from '@renditions/pipeline';
 import { QueueClient } from '@renditions/queue';
+import type { JobType } from 'bullmq';
 import { startServer, type RunningServer } from '@renditions/api';
 import { startWorker, type RunningWorker, type WorkerOptions } from '@renditions/worker';
 
@@ -133,9 +134,18 @@ export async function expectNothingLeftBehind(ctx: TestContext): Promise<void> {
 
 /** Jobs in any state across every queue of a prefix: what an upload left in Redis. */
 export async function countQueueJobs(redisUrl: string, prefix: string): Promise<number> {
+  return countJobsIn(redisUrl, prefix, []);
+}
+
+/** Jobs still to run or running (delivered webhooks stay as completed for a while, on purpose). */
+export async function countUnfinishedJobs(redisUrl: string, prefix: string): Promise<number> {
+  return countJobsIn(redisUrl, prefix, ['waiting', 'active', 'delayed', 'waiting-children', 'prioritized', 'paused']);
+}
+
+async function countJobsIn(redisUrl: string, prefix: string, states: JobType[]): Promise<number> {
   const client = new QueueClient({ redisUrl, prefix, queueNames: QUEUE_NAMES });
   try {
-    const counts = await Promise.all([...client.queues.values()].map((queue) => queue.getJobCounts()));
+    const counts = await Promise.all([...client.queues.values()].map((queue) => queue.getJobCounts(...states)));
     return counts.flatMap((byState) => Object.values(byState)).reduce((sum, n) => sum + n, 0);
   } finally {
     await client.close();
