@@ -62,6 +62,7 @@ import { sampleValue } from '../../test/support/prometheus';
 import { API_MALLOC_ENV } from '../api-malloc-env';
 import { peakRssBytes } from './proc';
 import { median } from './stages';
+import { deleteKeys, freePort, percentile, stop, table, waitFor } from './harness';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
@@ -178,7 +179,7 @@ async function startStack(): Promise<Stack> {
     redis.disconnect();
   });
 
-  const port = await freePort();
+  const port = await freePort(HOST);
   const url = `http://${HOST}:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -202,7 +203,7 @@ async function startStack(): Promise<Stack> {
   // --api-env KEY=VALUE (repeatable), e.g. to try LD_PRELOAD=<jemalloc> or MALLOC_ARENA_MAX.
   Object.assign(env, OPTIONS.apiEnv);
   const api = launch('api', 'apps/api/src/main.ts', env, dir);
-  await waitFor('the API to answer /healthz', async () => (await get(port, '/healthz', ADDRESSES.control).catch(() => undefined))?.status === 200);
+  await waitFor('the API to answer /healthz', async () => (await get(port, '/healthz', ADDRESSES.control).catch(() => undefined))?.status === 200, 60_000);
   return { port, url, dir, api, apiPid: api.pid!, env };
 }
 
@@ -215,44 +216,13 @@ function launch(name: string, entry: string, env: NodeJS.ProcessEnv, dir: string
     stdio: ['ignore', log, log],
   });
   closeSync(log);
-  cleanups.push(() => stop(child));
+  // Graceful first, so the API closes its connections and its database pool.
+  cleanups.push(() => stop(child, 5_000));
   return child;
 }
 
-/** SIGTERM (the API then ends its spool files itself), SIGKILL if it has not exited within 5 s. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  for (let cursor = '0'; ; ) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-    if (cursor === '0') return;
-  }
-}
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** The soft limit on open files of a process, from /proc/<pid>/limits. */
 function openFilesLimit(pid: number | 'self'): number {
@@ -436,8 +406,9 @@ async function prepareProbeImage(stack: Stack): Promise<{ path: string; bytes: n
   await waitFor(
     'the worker to store the probe image',
     async () => /immutable/.test(String((await get(stack.port, imagePath, ADDRESSES.control)).headers['cache-control'])),
+    60_000,
   );
-  await stop(worker);
+  await stop(worker, 5_000);
   return { path: imagePath, bytes: info.size };
 }
 
@@ -770,13 +741,6 @@ function errorCode(body: Buffer): string {
 // ---------------------------------------------------------------------------------------------------------
 // Output.
 
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 const ms = (value: number) => (Number.isFinite(value) ? `${Math.round(value)} ms` : 'n/a');
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 const count = (value: number) => value.toLocaleString('en-US');
@@ -784,11 +748,6 @@ const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 const describeCounts = (counts: Map<string, number>) =>
   [...counts].sort((a, b) => b[1] - a[1]).map(([key, value]) => `${value}x ${key}`).join(', ');
 
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
-}
 
 function probeCell(probes: Probe[]): string {
   const ok = probes.filter((p) => p.ok);

@@ -17,7 +17,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +41,7 @@ import {
   runnableThreads,
 } from './proc';
 import { median, readStageStats, type StageStats } from './stages';
+import { deleteKeys, freePort, percentile, stop, table, waitFor } from './harness';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
@@ -175,45 +175,12 @@ async function launch(
   return { name, child, pid: child.pid! };
 }
 
-/**
- * Nothing started here outlives the run. SIGKILL on purpose: a graceful stop would first finish the backlog's
- * renders in flight, and everything they would write is dropped anyway.
- */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 async function dropDatabase(admin: postgres.Sql, name: string): Promise<void> {
   await admin.unsafe(`drop database if exists "${name}" with (force)`);
 }
 
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  for (let cursor = '0'; ; ) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-    if (cursor === '0') return;
-  }
-}
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
-async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Inputs.
@@ -566,12 +533,6 @@ function mean(values: number[]): number {
   return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-/** Nearest-rank percentile: with 40 samples p99 is the slowest one. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 const ms = (value: number) => `${Math.round(value)} ms`;
 const sec = (valueMs: number) => `${(valueMs / 1000).toFixed(1)} s`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -579,11 +540,6 @@ const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 const cores = (value: number) => value.toFixed(2);
 const perMinute = (images: number, wallMs: number) => (images / (wallMs / 60_000)).toFixed(1);
 
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
-}
 
 function describeProcess(service: Service): string {
   const jemalloc = hasLibraryMapped(service.pid, 'libjemalloc') ? 'jemalloc' : 'glibc malloc';

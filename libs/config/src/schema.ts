@@ -37,10 +37,11 @@ export const envSchema = z
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     METRICS_TOKEN: z.string().optional(),
-    WEBHOOK_SECRET: z
-      .string()
-      .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected whsec_ followed by base64')
-      .optional(),
+    // Empty counts as unset: compose's `${WEBHOOK_SECRET:-}` passes an empty string when the host has none.
+    WEBHOOK_SECRET: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected whsec_ followed by base64').optional(),
+    ),
     WEBHOOK_ALLOW_PRIVATE: booleanFlag,
     WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
     WEBHOOK_ATTEMPTS: positiveInt.min(5).default(8),

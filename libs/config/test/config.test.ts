@@ -24,6 +24,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ RATE_LIMIT_UPLOADS_PER_MINUTE: '0' }).edge.uploadsPerMinute).toBe(0);
   });
 
+  it('takes an empty WEBHOOK_SECRET as unset (compose passes ${WEBHOOK_SECRET:-}), and refuses a malformed one', () => {
+    expect(loadConfig({ WEBHOOK_SECRET: '' }).webhooks.secret).toBeNull();
+    expect(() => loadConfig({ WEBHOOK_SECRET: 'nope' })).toThrow(/WEBHOOK_SECRET: expected whsec_/);
+  });
+
   it('derives PUBLIC_BASE_URL from PORT and trims a trailing slash', () => {
     expect(loadConfig({ PORT: '8080' }).publicBaseUrl).toBe('http://localhost:8080');
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://img.example.com/' }).publicBaseUrl).toBe('https://img.example.com');
