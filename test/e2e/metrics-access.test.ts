@@ -1,10 +1,10 @@
-import { createServer, connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, startMetricsServer } from '@renditions/observability';
 import { createTestContext, type TestContext } from '../support/context';
 import { spawnWorker, type SpawnedProcess } from '../support/fault-scenarios';
+import { freePort } from '../support/ports';
 
 const TOKEN = 'scrape-me-3f9a';
 
@@ -21,14 +21,6 @@ function accepts(host: string, port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
     socket.once('timeout', () => (socket.destroy(), resolve(false)));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe("the API's /metrics with METRICS_TOKEN", () => {

@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +8,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testChildEnv } from '../support/test-run';
+import { freePort } from '../support/ports';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -16,15 +16,6 @@ const ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const suffix = randomBytes(6).toString('hex');
 const databaseName = `renditions_test_${suffix}`;
 const queuePrefix = `{test-${suffix}}`;
-
-/** `npm start` takes no port 0, so borrow a free one from the kernel and hand it over. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Children of `parent` whose command line names `entry` (pgrep answers 1 when there is none). */
 async function childPids(parent: number, entry: string): Promise<number[]> {

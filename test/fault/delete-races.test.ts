@@ -28,13 +28,9 @@ import { invariantCheckerFor } from '../support/invariants';
  * uploaded again at once: a fresh generation that settles ready, while the old one is removed.
  */
 
-const checkInvariants = invariantCheckerFor('delete-races');
+const invariants = invariantCheckerFor('delete-races');
 
 const PHOTO = readCorpus('photos/DSCN0010.jpg');
-
-async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  (await checkInvariants(ctx, scenario)).expectClean();
-}
 
 async function assetRowExists(ctx: TestContext, assetId: string): Promise<boolean> {
   const rows = await ctx.services.db.execute(sql`select 1 from assets where id = ${assetId}`);
@@ -89,7 +85,7 @@ describe('a DELETE racing a stage', () => {
         await expectGoneAtOnce(ctx, created);
 
         restore();
-        await checkClean(ctx, `delete racing ${stage}`);
+        await invariants.expectClean(ctx, `delete racing ${stage}`);
         expect(await storedKeysOf(real, assetId)).toEqual([]);
         expect(await assetRowExists(ctx, assetId)).toBe(false);
       });
@@ -120,7 +116,7 @@ describe('a delete and an immediate re-upload of the same bytes', () => {
       expect(ready.status).toBe('ready');
       expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
 
-      await checkClean(ctx, `delete + re-upload run ${run}`);
+      await invariants.expectClean(ctx, `delete + re-upload run ${run}`);
       expect(await storedKeysOf(ctx.services.storage, firstAsset)).toEqual([]);
       expect(await assetRowExists(ctx, firstAsset)).toBe(false);
       expect(await storedKeysOf(ctx.services.storage, secondAsset)).toHaveLength(20); // original, stripped, 18 renditions

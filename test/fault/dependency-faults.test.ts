@@ -21,13 +21,9 @@ import { PrivateRedis } from '../support/redis-server';
  * process, and every image still settles.
  */
 
-const checkInvariants = invariantCheckerFor('dependency-faults');
+const invariants = invariantCheckerFor('dependency-faults');
 
 const PHOTO = readCorpus('photos/nikon-e950.jpg');
-
-async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  (await checkInvariants(ctx, scenario)).expectClean();
-}
 
 describe('PostgreSQL terminating the connections mid-job', () => {
   it('fails the jobs it hits, which are retried; no process dies and the image settles ready', async () => {
@@ -56,7 +52,7 @@ describe('PostgreSQL terminating the connections mid-job', () => {
       });
       expect(ready.status).toBe('ready');
       expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
-      const report = await checkInvariants(ctx, 'pg_terminate_backend mid-job', { alive: [worker.child] });
+      const report = await invariants.check(ctx, 'pg_terminate_backend mid-job', { alive: [worker.child] });
       if (report.deadProcesses > 0) report.details.push(`worker output:\n${worker.output()}`);
       report.expectClean();
     });
@@ -100,7 +96,7 @@ describe('Redis restarting mid-processing (it keeps nothing: every queue is lost
         const ready = await waitForImage(ctx.url, created.id, undefined, 45_000);
         expect(ready.status).toBe('ready');
         expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
-        await checkClean(ctx, 'Redis restart mid-processing');
+        await invariants.expectClean(ctx, 'Redis restart mid-processing');
       });
     } finally {
       // After the context, which removes its keys from this Redis.

@@ -25,13 +25,9 @@ import { invariantCheckerFor } from '../support/invariants';
  * of each stage, an API between storing an original and committing its row.
  */
 
-const checkInvariants = invariantCheckerFor('process-kills');
+const invariants = invariantCheckerFor('process-kills');
 
 const PHOTO = readCorpus('photos/nikon-e950.jpg');
-
-async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  (await checkInvariants(ctx, scenario)).expectClean();
-}
 
 /**
  * How each stage is held at `processing` in a worker that is a separate process (so no FaultyStorage there):
@@ -79,7 +75,7 @@ describe('a worker SIGKILLed in the middle of a stage', () => {
         const ready = await waitForImage(ctx.url, created.id, undefined, 40_000);
         expect(ready.status).toBe('ready');
         expect(ready.renditions.filter((r) => r.status === 'ready')).toHaveLength(18);
-        await checkClean(ctx, `worker SIGKILL at ${stage}`);
+        await invariants.expectClean(ctx, `worker SIGKILL at ${stage}`);
       });
     } finally {
       await hook?.close();
@@ -120,7 +116,7 @@ describe('an API SIGKILLed between storing an original and committing its row', 
       expect(rows).toEqual({ images: 0, assets: 0 });
       expect(await ctx.services.storage.head(original)).not.toBeNull();
 
-      const report = await checkInvariants(ctx, 'API SIGKILL between write and commit');
+      const report = await invariants.check(ctx, 'API SIGKILL between write and commit');
       report.expectClean();
       expect(report.sweptByOnePass).toBe(1);
       expect(await ctx.services.storage.head(original)).toBeNull();

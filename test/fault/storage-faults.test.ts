@@ -14,6 +14,7 @@ import {
   uploadOk,
   useFaultyStorage,
   withContext,
+  type Defer,
 } from '../support/fault-scenarios';
 import { upload, waitForImage } from '../support/http';
 import { invariantCheckerFor } from '../support/invariants';
@@ -25,7 +26,7 @@ import { startS3Server, type S3TestServer } from '../support/s3';
  * scenario through the fault.
  */
 
-const checkInvariants = invariantCheckerFor('storage-faults');
+const invariants = invariantCheckerFor('storage-faults');
 
 const PHOTO = readCorpus('photos/DSCN0010.jpg');
 const OTHER_PHOTO = readCorpus('photos/DSCN0021.jpg');
@@ -33,10 +34,6 @@ const RENDITION_JPG_WEBP = /^assets\/[^/]+\/[sbtmlh]\.(jpg|webp)$/;
 const RENDITION_AVIF = /^assets\/[^/]+\/[sbtmlh]\.avif$/;
 const RENDITION_ANY = /^assets\/[^/]+\/[sbtmlh]\.(jpg|webp|avif)$/;
 const ORIGINAL = /^assets\/[^/]+\/original$/;
-
-async function checkClean(ctx: TestContext, scenario: string): Promise<void> {
-  (await checkInvariants(ctx, scenario)).expectClean();
-}
 
 describe('a rendition write that fails', () => {
   let s3: S3TestServer;
@@ -78,22 +75,28 @@ describe('a rendition write that fails', () => {
         expect(countCalls(faulty, 'put', RENDITION_ANY)).toBeGreaterThanOrEqual(21);
 
         restore();
-        await checkClean(ctx, `rendition put fails (${driver})`);
+        await invariants.expectClean(ctx, `rendition put fails (${driver})`);
       });
     },
   );
 });
 
+/** A processed image, then a storage that refuses every delete until the test clears the faults. */
+async function readyImageWithDeletesRefused(ctx: TestContext, defer: Defer) {
+  const created = await uploadOk(ctx, PHOTO);
+  await waitForImage(ctx.url, created.id, undefined, 30_000);
+  const assetId = await assetIdOf(ctx, created.id);
+  const { faulty, real, restore } = useFaultyStorage(ctx);
+  defer(restore);
+  faulty.inject({ method: 'delete', mode: 'fail' });
+  faulty.inject({ method: 'deletePrefix', mode: 'fail' });
+  return { created, assetId, faulty, real, restore };
+}
+
 describe('storage refusing deletes', () => {
   it('answers the DELETE 204 at once, 410/404 from then on, and removes the bytes once storage accepts', async () => {
     await withContext({}, async (ctx, defer) => {
-      const created = await uploadOk(ctx, PHOTO);
-      await waitForImage(ctx.url, created.id, undefined, 30_000);
-      const assetId = await assetIdOf(ctx, created.id);
-      const { faulty, real, restore } = useFaultyStorage(ctx);
-      defer(restore);
-      faulty.inject({ method: 'delete', mode: 'fail' });
-      faulty.inject({ method: 'deletePrefix', mode: 'fail' });
+      const { created, assetId, faulty, real, restore } = await readyImageWithDeletesRefused(ctx, defer);
 
       const deleted = await deleteImage(ctx, created);
       expect(deleted.status).toBe(204);
@@ -110,7 +113,7 @@ describe('storage refusing deletes', () => {
       await expectGoneAtOnce(ctx, created);
 
       restore();
-      await checkClean(ctx, 'storage refuses deletes');
+      await invariants.expectClean(ctx, 'storage refuses deletes');
       expect(await storedKeysOf(real, assetId)).toEqual([]);
     });
   });
@@ -168,7 +171,7 @@ describe('storage stalling upload writes', () => {
       expect(rows).toEqual({ images: 1, assets: 1 });
 
       restore();
-      await checkClean(ctx, 'stalled upload writes');
+      await invariants.expectClean(ctx, 'stalled upload writes');
     });
   });
 });
@@ -176,13 +179,7 @@ describe('storage stalling upload writes', () => {
 describe('a takedown while storage refuses deletes', () => {
   it('answers 451 everywhere at once, and removes the bytes once storage accepts', async () => {
     await withContext({}, async (ctx, defer) => {
-      const created = await uploadOk(ctx, PHOTO);
-      await waitForImage(ctx.url, created.id, undefined, 30_000);
-      const assetId = await assetIdOf(ctx, created.id);
-      const { faulty, real, restore } = useFaultyStorage(ctx);
-      defer(restore);
-      faulty.inject({ method: 'delete', mode: 'fail' });
-      faulty.inject({ method: 'deletePrefix', mode: 'fail' });
+      const { created, assetId, faulty, real, restore } = await readyImageWithDeletesRefused(ctx, defer);
 
       const verdict = await fetch(`${ctx.url}/api/v1/admin/images/${created.id}/moderation`, {
         method: 'POST',
@@ -205,7 +202,7 @@ describe('a takedown while storage refuses deletes', () => {
       await expectTakenDownUrls();
 
       restore();
-      await checkClean(ctx, 'takedown while storage refuses');
+      await invariants.expectClean(ctx, 'takedown while storage refuses');
       expect(await takenDownAt()).toBeTruthy();
       expect(await storedKeysOf(real, assetId)).toEqual([]);
       await expectTakenDownUrls();

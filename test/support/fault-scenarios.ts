@@ -11,6 +11,7 @@ import { ADMIN, createTestContext, type TestContext, type TestContextOptions } f
 import { FaultyStorage } from './faulty-storage';
 import { upload, type UploadResponse } from './http';
 import { testChildEnv } from './test-run';
+import { freePort } from './ports';
 
 /** Steps the fault-injection scenarios repeat: uploading, deleting, spawning and killing, holding a stage. */
 
@@ -193,17 +194,6 @@ export async function spawnApi(ctx: TestContext): Promise<SpawnedProcess & { url
     throw error;
   }
   return { ...api, url };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

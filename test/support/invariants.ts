@@ -410,15 +410,21 @@ export function createInvariantTally(file: string): InvariantTally {
 }
 
 /**
- * A test file's invariant checks: each scenario's report counted and asserted clean, the sums printed once
- * the file is done.
+ * A test file's invariant checks: each scenario's report counted, the sums printed once the file is done.
+ * `expectClean` asserts the report has no violation; `check` hands it back for scenario-specific assertions.
  */
 export function invariantCheckerFor(file: string) {
   const tally = createInvariantTally(file);
   afterAll(() => tally.print());
-  return async (ctx: TestContext, scenario: string, options: InvariantOptions = {}): Promise<InvariantReport> => {
+  const check = async (ctx: TestContext, scenario: string, options: InvariantOptions = {}): Promise<InvariantReport> => {
     const report = await checkInvariants(ctx, options);
     tally.record(scenario, report);
     return report;
+  };
+  return {
+    check,
+    async expectClean(ctx: TestContext, scenario: string): Promise<void> {
+      (await check(ctx, scenario)).expectClean();
+    },
   };
 }

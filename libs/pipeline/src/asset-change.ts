@@ -30,14 +30,16 @@ export async function commitAssetChange(services: Services, assetId: string, cha
     if (change.completesStage) await setStageStatus(tx, assetId, change.completesStage, 'ready');
     const types = new Set(change.announce ?? []);
     const view = await loadAssetView(tx, assetId);
-    const status = view ? deriveAssetStatus(view.asset, view.stages, view.renditions) : 'processing';
+    if (!view) return undefined;
+    const status = deriveAssetStatus(view.asset, view.stages, view.renditions);
     const final = change.settles || asset.settledAt !== null || status === 'rejected';
     if (final && status !== 'processing' && (await storeAssetStatus(tx, assetId, status, true))) {
       // A live stream ends at the settling event, so image.updated comes first.
       types.add('image.updated');
       types.add(SETTLED_EVENT_TYPE[status]);
     }
-    return recordAssetAnnouncement(tx, services, assetId, [...types]);
+    // The view read above is what the events present: storing the status changes no field they carry.
+    return recordAssetAnnouncement(tx, services, view, [...types]);
   });
   if (!announcement) return false;
   await deliverAnnouncement(services, announcement);

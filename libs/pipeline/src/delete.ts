@@ -1,9 +1,9 @@
-import { countLiveImagesOfAsset, findImage, lockLiveAsset, markAssetDeleting, markImageDeleted } from '@renditions/db';
+import { countLiveImagesOfAsset, lockLiveAsset, markAssetDeleting, markImageDeleted } from '@renditions/db';
 import { GoneError } from '@renditions/errors';
 import { requestCleanup } from './cleanup-request';
 import { asDependencyError } from './errors';
 import { assertOwnerAccess, loadImage, type OwnerAccess } from './images';
-import { deliverAnnouncement, NOTHING_TO_ANNOUNCE, recordAnnouncement } from './notify';
+import { deliverAnnouncement, recordAnnouncement } from './notify';
 import type { Services } from './services';
 
 /**
@@ -24,8 +24,8 @@ export async function deleteImage(services: Services, id: string, access: OwnerA
       const asset = await lockLiveAsset(tx, assetId);
       if (!(await markImageDeleted(tx, id))) throw new GoneError(`Image "${id}" has been deleted`);
       if (asset && (await countLiveImagesOfAsset(tx, assetId)) === 0) await markAssetDeleting(tx, assetId);
-      const image = await findImage(tx, id);
-      return image ? recordAnnouncement(tx, services, [image], before, ['image.deleted']) : NOTHING_TO_ANNOUNCE;
+      // The image as loaded above: the resource an event carries shows nothing the tombstone changed.
+      return recordAnnouncement(tx, services, [before.image], before, ['image.deleted']);
     })
     .catch((error: unknown) => {
       throw asDependencyError(error, 'The database');

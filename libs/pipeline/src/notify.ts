@@ -7,7 +7,6 @@ import {
   type NewWebhookOutboxEntry,
 } from '@renditions/db';
 import { isWebhookEventType, newEventId, type ImageEvent, type ImageEventType } from '@renditions/events';
-import { loadAssetView } from './images';
 import { presentImage, type AssetView } from './resource';
 import type { Services } from './services';
 
@@ -52,16 +51,15 @@ export async function recordAnnouncement(
   return announcement;
 }
 
-/** The same for every live upload of an asset, as it is inside the transaction. */
+/** The same for every live upload of an asset, presenting the view the caller read inside the transaction. */
 export async function recordAssetAnnouncement(
   tx: Executor,
   services: Pick<Services, 'config'>,
-  assetId: string,
+  view: AssetView,
   types: readonly ImageEventType[],
 ): Promise<Announcement> {
   if (types.length === 0) return NOTHING_TO_ANNOUNCE;
-  const [images, view] = await Promise.all([listLiveImagesOfAsset(tx, assetId), loadAssetView(tx, assetId)]);
-  return view ? recordAnnouncement(tx, services, images, view, types) : NOTHING_TO_ANNOUNCE;
+  return recordAnnouncement(tx, services, await listLiveImagesOfAsset(tx, view.asset.id), view, types);
 }
 
 /**

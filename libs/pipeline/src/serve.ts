@@ -23,8 +23,6 @@ export interface ServedImage {
 /** Other spellings an original is served under, each mapped to the stored extension. */
 import { EXT_ALIASES } from './public-urls';
 
-export { EXT_ALIASES };
-
 /** `GET /i/:id.:ext`: the metadata-free original; cached for good once the stripped copy is stored. */
 export async function resolveOriginal(services: Services, id: string, ext: string): Promise<ServedImage> {
   const asset = await loadServableAsset(services, id);

@@ -10,5 +10,5 @@ export {
 export { assetFlow, planFlow, type FlowStage } from './flow';
 export { createRedisConnection } from './connection';
 export { QueueClient, QueueUnavailableError, type QueueClientOptions, type WebhookRetryPolicy } from './producer';
-export { startWorkers, isFinalFailure, type WorkerPool, type WorkerPoolOptions } from './workers';
+export { startWorkers, type WorkerPool, type WorkerPoolOptions } from './workers';
 export { UnrecoverableError, type Job } from 'bullmq';

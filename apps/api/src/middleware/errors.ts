@@ -16,6 +16,7 @@ import {
 import type { Logger } from '@renditions/observability';
 import { asDependencyError } from '@renditions/pipeline';
 import { isClientAbort } from './client-abort';
+import { closeAfterAnswer } from './content-length';
 
 /** What multer refuses, by its documented `code`; anything else it reports is a malformed multipart body too. */
 const MULTER_MESSAGES: Record<string, (error: multer.MulterError) => string> = {
@@ -114,7 +115,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     // A body still arriving (a refused upload, perhaps dripped a byte at a time) is not read to its end: the answer
     // ends the connection instead of keeping it open until the request timeout.
-    if (!req.complete) res.set('Connection', 'close');
+    if (!req.complete) closeAfterAnswer(res);
     if (error.httpStatus >= 500) logger.warn(context, error.message);
     res.status(error.httpStatus).json({ error: { code: error.code, message: error.message } });
   };

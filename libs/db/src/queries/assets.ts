@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
 import type { Executor } from '../client';
 import { assets, assetStages, renditions, type Asset, type AssetStage, type NewAsset, type NewRendition, type Rendition } from '../schema';
 
@@ -67,11 +67,6 @@ export async function removeAssetRow(db: Executor, id: string): Promise<void> {
 
 export async function listRenditions(db: Executor, assetId: string): Promise<Rendition[]> {
   return db.select().from(renditions).where(eq(renditions.assetId, assetId));
-}
-
-export async function listRenditionsOf(db: Executor, assetIds: string[]): Promise<Rendition[]> {
-  if (assetIds.length === 0) return [];
-  return db.select().from(renditions).where(inArray(renditions.assetId, assetIds));
 }
 
 export async function listStages(db: Executor, assetId: string): Promise<AssetStage[]> {
