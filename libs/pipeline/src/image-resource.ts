@@ -18,6 +18,8 @@ export interface ImageResource {
   bytes: number;
   sha256: string;
   phash: string | null;
+  /** Base64 ThumbHash placeholder once the hash stage ran. */
+  thumbhash: string | null;
   title: string | null;
   created_at: string;
   /** strip, phash, moderation: each stage that does not report through renditions. */

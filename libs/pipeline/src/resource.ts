@@ -33,6 +33,7 @@ export function presentImage(baseUrl: string, image: Image, { asset, stages, ren
     bytes: asset.bytes,
     sha256: asset.sha256,
     phash: asset.phash === null ? null : phashToHex(BigInt.asUintN(64, asset.phash)),
+    thumbhash: asset.thumbhash,
     title: image.title,
     created_at: image.createdAt.toISOString(),
     stages: reportedStages(stages),

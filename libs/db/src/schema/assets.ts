@@ -28,6 +28,8 @@ export const assets = pgTable(
     strippedEtag: text('stripped_etag'),
     /** The 64-bit pHash, stored as PostgreSQL's signed bigint (same bits). */
     phash: bigint('phash', { mode: 'bigint' }),
+    /** The ThumbHash placeholder (base64), made by the hash stage with the pHash. */
+    thumbhash: text('thumbhash'),
     /**
      * Multi-index hashing: the hash's four 16-bit quarters, each indexed (with the hash and the id, so a search
      * never reads the table for a candidate). Two hashes within distance d share at least one quarter within

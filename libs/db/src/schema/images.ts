@@ -9,6 +9,8 @@ export const images = pgTable(
     id: text('id').primaryKey(),
     assetId: text('asset_id').references(() => assets.id, { onDelete: 'set null' }),
     title: text('title'),
+    /** Imgur API v3's per-upload description (the native API has only a title). */
+    description: text('description'),
     callbackUrl: text('callback_url'),
     deleteTokenHash: text('delete_token_hash').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

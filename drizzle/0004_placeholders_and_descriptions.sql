@@ -1,0 +1,2 @@
+ALTER TABLE "assets" ADD COLUMN "thumbhash" text;--> statement-breakpoint
+ALTER TABLE "images" ADD COLUMN "description" text;
