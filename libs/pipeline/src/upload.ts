@@ -32,6 +32,8 @@ export interface ReceivedFile {
 export interface UploadRequest {
   file: ReceivedFile;
   title?: string;
+  /** Imgur API v3's description; the native API has none. */
+  description?: string;
   callbackUrl?: string;
 }
 
@@ -45,6 +47,7 @@ export interface UploadResult {
 interface NewImageFields {
   id: string;
   title: string | null;
+  description: string | null;
   callbackUrl: string | null;
   deleteTokenHash: string;
 }
@@ -73,6 +76,7 @@ export async function uploadImage(services: Services, request: UploadRequest): P
   const { file } = request;
   if (file.bytes === 0) throw new MissingFileError('The uploaded file is empty');
   assertStorableText('title', request.title);
+  assertStorableText('description', request.description);
   assertStorableText('callback_url', request.callbackUrl);
   if (request.callbackUrl) await assertCallbackUrlAllowed(services, request.callbackUrl);
   const { maxInputPixels, maxAnimationFrames, maxAnimationPixels } = services.config.limits;
@@ -81,6 +85,7 @@ export async function uploadImage(services: Services, request: UploadRequest): P
   const image: NewImageFields = {
     id: newImageId(),
     title: request.title ?? null,
+    description: request.description ?? null,
     callbackUrl: request.callbackUrl ?? null,
     deleteTokenHash: hashDeleteToken(deleteToken),
   };
