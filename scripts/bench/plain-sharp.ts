@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { planRenditions, renderRenditions } from '@renditions/imaging';
+import { planRenditions, decodeRenditionBase, renderRenditions } from '@renditions/imaging';
 import { machineBusySeconds, mainThreadCpuSeconds } from './proc';
 
 export interface PlainResult {
@@ -35,7 +35,7 @@ async function displayedSize(source: Buffer): Promise<{ width: number; height: n
 
 async function renderAll(source: Buffer): Promise<void> {
   const { width, height } = await displayedSize(source);
-  await renderRenditions(source, planRenditions(width, height), async () => undefined);
+  await renderRenditions(await decodeRenditionBase(source), planRenditions(width, height), async () => undefined);
 }
 
 async function main(files: string[]): Promise<PlainResult> {

@@ -33,7 +33,7 @@ import {
   JPEG_OPTIONS,
   WEBP_OPTIONS,
   planRenditions,
-  renderRenditions,
+  decodeRenditionBase, renderRenditions,
   type RenditionFormat,
   type RenditionSize,
   type RenditionSpec,
@@ -255,7 +255,7 @@ async function studyPhoto(
   // The base must be what the pipeline renders: the lib's renderRenditions, same specs, same JPEG bytes.
   const libJpeg = setting({ format: 'jpg', options: JPEG_OPTIONS }).label;
   const rendered = new Map<RenditionSize, Buffer>();
-  await renderRenditions(source, specs, async (spec, output) => void rendered.set(spec.size, output.data));
+  await renderRenditions(await decodeRenditionBase(source), specs, async (spec, output) => void rendered.set(spec.size, output.data));
   for (const size of sizes) {
     if (!rendered.get(size)!.equals(outputs.get(`${size}|${libJpeg}`)!)) {
       throw new Error(`${file} ${size}: the study's base differs from renderRenditions' (JPEG bytes differ)`);

@@ -1,5 +1,5 @@
 import type { Metrics } from '@renditions/observability';
-import { reconcileAssets, runStage, scheduleSweeps, STAGES, type QueueName, type Services } from '@renditions/pipeline';
+import { createStageTools, reconcileAssets, runStage, scheduleSweeps, STAGES, type QueueName, type Services } from '@renditions/pipeline';
 import { startWorkers, type AssetJobData, type JobOutcome, type ProcessorFn } from '@renditions/queue';
 import { createCleanupProcessor } from './processors/cleanup';
 import { createWebhookProcessor } from './processors/webhook';
@@ -14,8 +14,9 @@ export interface RunningWorker {
 
 /** A processor per queue: every stage through the one runner, plus cleanup and webhook deliveries. */
 function processorsFor(services: Services): Record<QueueName, ProcessorFn<never>> {
+  const tools = createStageTools(services.config);
   const stages = Object.fromEntries(
-    STAGES.map((stage) => [stage.name, (job) => runStage(services, stage, job)] as [string, ProcessorFn<AssetJobData>]),
+    STAGES.map((stage) => [stage.name, (job) => runStage(services, tools, stage, job)] as [string, ProcessorFn<AssetJobData>]),
   );
   return {
     ...stages,

@@ -1,6 +1,6 @@
-import { InvalidImageError } from '@renditions/errors';
+import sharp from 'sharp';
+import { decodeRenditionBase, type RenditionBase } from './base';
 import { dct2dTopLeft } from './dct';
-import { decoderReason, effectiveOrientation, openImage, readMetadata } from './decode';
 
 /** The image is reduced to SAMPLE x SAMPLE grey pixels, of which the lowest HASH_SIDE x HASH_SIDE frequencies count. */
 const SAMPLE = 32;
@@ -9,35 +9,22 @@ const UINT64_MAX = (1n << 64n) - 1n;
 const INT64_MIN = -(1n << 63n);
 
 /**
- * 64-bit DCT perceptual hash (the pHash / Python ImageHash `phash` recipe) of the auto-oriented image:
- * flatten alpha onto white, greyscale, resize to 32x32 ignoring aspect (JPEG shrink-on-load makes that cheap),
- * 2D DCT-II, keep the top-left 8x8 coefficients INCLUDING the DC term, and set each bit when its coefficient
- * is above the median of those 64. Bit 63 (the most significant) is coefficient [0][0], then row-major.
- * Animated images hash their first frame. Similar images differ in few bits (see {@link hammingDistance}).
+ * 64-bit DCT perceptual hash (the pHash / Python ImageHash `phash` recipe) of the auto-oriented image, from its
+ * decoded base: flatten alpha onto white, greyscale, resize to 32x32 ignoring aspect, 2D DCT-II, keep the
+ * top-left 8x8 coefficients INCLUDING the DC term, and set each bit when its coefficient is above the median of
+ * those 64. Bit 63 (the most significant) is coefficient [0][0], then row-major. Animated images hash their
+ * first frame. Similar images differ in few bits (see {@link hammingDistance}).
  * @returns an unsigned 64-bit value (0 .. 2^64-1)
- * @throws {InvalidImageError} when the source cannot be decoded
  */
-export async function computePhash(source: Buffer): Promise<bigint> {
-  let grey: Buffer;
-  try {
-    const meta = await readMetadata(source);
-    let pipeline = openImage(source);
-    if (effectiveOrientation(meta) !== 1) pipeline = pipeline.rotate();
-    const { data, info } = await pipeline
-      .flatten({ background: '#ffffff' })
-      // JPEG shrink-on-load (DCT scaling) is exact enough; libwebp's scaled decode is not: it blends the
-      // colour of fully transparent pixels into their neighbours (a WebP with alpha and its PNG copy differed
-      // by 6 bits with it, 0 without).
-      .resize(SAMPLE, SAMPLE, { fit: 'fill', fastShrinkOnLoad: meta.format !== 'webp' })
-      .toColourspace('b-w')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 1) throw new Error(`expected 1 grey channel; got ${info.channels}`);
-    grey = data;
-  } catch (error) {
-    throw new InvalidImageError(`Expected a decodable image to hash; ${decoderReason(error)}`, { cause: error });
-  }
-  return phashFromGrey(grey);
+export async function phashOfBase(base: RenditionBase): Promise<bigint> {
+  const { data, info } = await sharp(base.data, { raw: { width: base.width, height: base.height, channels: base.channels } })
+    .flatten({ background: '#ffffff' })
+    .resize(SAMPLE, SAMPLE, { fit: 'fill' })
+    .toColourspace('b-w')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 1) throw new Error(`expected 1 grey channel; got ${info.channels}`);
+  return phashFromGrey(data);
 }
 
 /** The hash of a SAMPLE x SAMPLE grey block; split out so the maths is testable without a decoder. */
@@ -94,4 +81,12 @@ function toUint64(value: bigint): bigint {
     throw new RangeError(`Expected a 64-bit hash (signed or unsigned); got ${value}`);
   }
   return BigInt.asUintN(64, value);
+}
+
+/**
+ * The pHash of a source not decoded yet (see {@link phashOfBase}).
+ * @throws {InvalidImageError} when the source cannot be decoded
+ */
+export async function computePhash(source: Buffer): Promise<bigint> {
+  return phashOfBase(await decodeRenditionBase(source));
 }

@@ -1,5 +1,6 @@
 import type { Metadata, Sharp } from 'sharp';
 import { InvalidImageError } from '@renditions/errors';
+import type { CpuScheduler } from './cpu-scheduler';
 import { decoderReason, effectiveOrientation, frameCount, openImage, readMetadata } from './decode';
 import { stripJpegSegments } from './jpeg-strip';
 import type { EncodedImage, ImageProbe, SourceFormat } from './types';
@@ -26,18 +27,20 @@ const KEPT_SPACES = new Set(['srgb', 'b-w', 'cmyk', 'rgb16', 'grey16']);
  * animations (GIF, WebP) included.
  * The orientation comes from the bytes, not from `probe`, so a stale record cannot leak a rotated image.
  * @param probe the upload's probe (format and mime decide the output format)
+ * @param options.scheduler where a re-encode waits for a core (the worker's; the CDN's on-the-fly strip has none)
  * @throws {InvalidImageError} when the source cannot be decoded
  */
 export async function stripMetadata(
   source: Buffer,
   probe: Pick<ImageProbe, 'format' | 'orientation' | 'pages' | 'mime'>,
+  options: { scheduler?: CpuScheduler } = {},
 ): Promise<EncodedImage> {
   const meta = await readHeader(source);
   if (probe.format === 'jpeg' && effectiveOrientation(meta) === 1) {
     const stripped = tryStripJpeg(source);
     if (stripped) return { data: stripped, mime: probe.mime, width: meta.width, height: meta.height };
   }
-  return reencode(source, probe, meta);
+  return options.scheduler ? options.scheduler.run('strip', () => reencode(source, probe, meta)) : reencode(source, probe, meta);
 }
 
 function tryStripJpeg(source: Buffer): Buffer | undefined {

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { planRenditions, renditionMime, SIZE_BOXES } from '../src/plan';
+import { decodeRenditionBase } from '../src/base';
 import { renderRenditions } from '../src/render';
 import type { RenditionSpec } from '../src/types';
 
@@ -74,7 +75,7 @@ async function testJpeg(width: number, height: number): Promise<Buffer> {
 
 async function renderedDims(source: Buffer, specs: RenditionSpec[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  await renderRenditions(source, specs, async (spec, image) => {
+  await renderRenditions(await decodeRenditionBase(source), specs, async (spec, image) => {
     const meta = await sharp(image.data).metadata();
     expect(`${image.width}x${image.height}`).toBe(`${meta.width}x${meta.height}`);
     out[key(spec)] = `${meta.width}x${meta.height}`;

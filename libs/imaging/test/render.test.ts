@@ -2,6 +2,8 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { InvalidImageError } from '@renditions/errors';
 import { planRenditions } from '../src/plan';
+import { decodeRenditionBase } from '../src/base';
+import { CpuScheduler } from '../src/cpu-scheduler';
 import { renderRenditions } from '../src/render';
 import type { EncodedImage, RenditionSpec } from '../src/types';
 import { readCorpus } from './corpus';
@@ -13,7 +15,7 @@ const MIME = { webp: 'image/webp', avif: 'image/avif', jpg: 'image/jpeg' } as co
 
 async function renderAll(source: Buffer, specs: RenditionSpec[]): Promise<Map<string, EncodedImage>> {
   const outputs = new Map<string, EncodedImage>();
-  await renderRenditions(source, specs, async (spec, output) => {
+  await renderRenditions(await decodeRenditionBase(source), specs, async (spec, output) => {
     outputs.set(`${spec.size}.${spec.format}`, output);
   });
   return outputs;
@@ -232,14 +234,33 @@ describe('renderRenditions: animations', () => {
 });
 
 describe('renderRenditions: scheduling and failures', () => {
-  it('starts the most expensive outputs first (AVIF before others, larger before smaller)', async () => {
+  it('encodes smallest first, every JPEG and WebP before any AVIF', async () => {
     const source = readCorpus('photos/DSCN0010.jpg');
     const order: string[] = [];
-    await renderRenditions(source, await planFor(source), async (spec) => void order.push(`${spec.size}.${spec.format}`), { concurrency: 1 });
-    // 640x480: l and h are the same size, so the same cost; then m.
-    expect(order.slice(0, 3)).toEqual(['l.avif', 'h.avif', 'm.avif']);
-    expect(order.indexOf('l.webp')).toBeLessThan(order.indexOf('s.webp'));
+    const base = await decodeRenditionBase(source);
+    await renderRenditions(base, await planFor(source), async (spec) => void order.push(`${spec.size}.${spec.format}`), {
+      scheduler: new CpuScheduler(1),
+    });
     expect(order).toHaveLength(18);
+    expect(order.slice(0, 2).sort()).toEqual(['s.jpg', 's.webp']);
+    const lastCheap = Math.max(...order.map((name, index) => (name.endsWith('.avif') ? -1 : index)));
+    const firstAvif = order.findIndex((name) => name.endsWith('.avif'));
+    expect(lastCheap).toBeLessThan(firstAvif);
+    expect(order[12]).toBe('s.avif');
+  });
+
+  it('runs one asset\'s AVIFs after a later asset\'s JPEG/WebP on a shared scheduler', async () => {
+    const scheduler = new CpuScheduler(1);
+    const order: string[] = [];
+    const first = readCorpus('photos/DSCN0010.jpg');
+    const second = readCorpus('photos/Canon_40D.jpg');
+    const [firstBase, secondBase] = await Promise.all([decodeRenditionBase(first), decodeRenditionBase(second)]);
+    await Promise.all([
+      renderRenditions(firstBase, await planFor(first, ['avif']), async (spec) => void order.push(`first ${spec.format}`), { scheduler }),
+      renderRenditions(secondBase, await planFor(second, ['jpg', 'webp']), async (spec) => void order.push(`second ${spec.format}`), { scheduler }),
+    ]);
+    // The first AVIF was already running when the second asset's outputs arrived; none after it waits.
+    expect(order.slice(1, 13).every((name) => name.startsWith('second'))).toBe(true);
   });
 
   it('stops starting outputs after onRendered fails, and rethrows that error', async () => {
@@ -247,17 +268,18 @@ describe('renderRenditions: scheduling and failures', () => {
     let calls = 0;
     const failure = new Error('storage down');
     await expect(
-      renderRenditions(source, await planFor(source, ['jpg', 'webp']), async () => {
+      renderRenditions(await decodeRenditionBase(source), await planFor(source, ['jpg', 'webp']), async () => {
         calls += 1;
         throw failure;
       }),
     ).rejects.toBe(failure);
-    expect(calls).toBeLessThanOrEqual(2); // the two lanes each fail once, nothing else starts
+    expect(calls).toBeLessThanOrEqual(2); // the two encodes in flight each fail once, nothing else starts
   });
 
   it('refuses specs larger than the source, of another aspect ratio, or non-square squares', async () => {
     const source = readCorpus('photos/Canon_40D.jpg'); // 100x68
-    const render = (spec: RenditionSpec) => renderRenditions(source, [spec], async () => {});
+    const base = await decodeRenditionBase(source);
+    const render = (spec: RenditionSpec) => renderRenditions(base, [spec], async () => {});
     await expect(render({ size: 'l', format: 'jpg', width: 640, height: 435 })).rejects.toThrow(
       /Expected a l rendition no larger than, and with the aspect ratio of the 100x68 source; got 640x435/,
     );
@@ -268,8 +290,8 @@ describe('renderRenditions: scheduling and failures', () => {
     await expect(render({ size: 't', format: 'jpg', width: 50, height: 34 })).resolves.toBeUndefined(); // 50x34 is 100x68 halved
   });
 
-  it('throws InvalidImageError on undecodable bytes', async () => {
-    await expect(renderRenditions(readCorpus('bad/truncated.jpg'), [{ size: 's', format: 'jpg', width: 90, height: 90 }], async () => {})).rejects.toBeInstanceOf(InvalidImageError);
-    await expect(renderRenditions(Buffer.from('nope'), [{ size: 's', format: 'jpg', width: 1, height: 1 }], async () => {})).rejects.toBeInstanceOf(InvalidImageError);
+  it('refuses undecodable bytes with InvalidImageError when decoding the base', async () => {
+    await expect(decodeRenditionBase(readCorpus('bad/truncated.jpg'))).rejects.toBeInstanceOf(InvalidImageError);
+    await expect(decodeRenditionBase(Buffer.from('nope'))).rejects.toBeInstanceOf(InvalidImageError);
   });
 });

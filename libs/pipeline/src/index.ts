@@ -13,6 +13,7 @@ export { imagePublicUrls } from './public-urls';
 export { STAGES, ROOT_STAGE, QUEUE_NAMES, STAGE_NAMES, flowStages, type QueueName, type StageName } from './stages';
 export type { StageContext, StageDefinition } from './stages/definition';
 export { runStage } from './stages/runner';
+export { createStageTools, type StageTools } from './stages/tools';
 export { reconcileAssets, type ReconcileReport } from './reconcile';
 export {
   resolveOriginal,

@@ -9,6 +9,7 @@ import { upload, type UploadResponse } from '../../../test/support/http';
 import { storageWith } from '../../../test/support/storage-with';
 import { STAGES } from '../src/stages';
 import { runStage } from '../src/stages/runner';
+import { createStageTools, type StageTools } from '../src/stages/tools';
 import type { StageDefinition } from '../src/stages/definition';
 
 /**
@@ -32,9 +33,11 @@ function jobFor(asset: Asset, options: { attemptsMade?: number; attempts?: numbe
 describe('the stage runner', () => {
   let ctx: TestContext;
   let realStorage: ObjectStorage;
+  let tools: StageTools;
   beforeAll(async () => {
     ctx = await createTestContext({ worker: false });
     realStorage = ctx.services.storage;
+    tools = createStageTools(ctx.services.config);
   });
   afterAll(async () => {
     if (ctx) ctx.services.storage = realStorage;
@@ -52,22 +55,22 @@ describe('the stage runner', () => {
 
   it('runs a stage, records its result and status, then skips it as done', async () => {
     const asset = await uploadedAsset('photos/DSCN0021.jpg');
-    expect(await runStage(ctx.services, stage('strip'), jobFor(asset))).toEqual({ outcome: 'done' });
+    expect(await runStage(ctx.services, tools, stage('strip'), jobFor(asset))).toEqual({ outcome: 'done' });
     const stripped = await findAsset(ctx.services.db, asset.id);
     expect(stripped?.strippedKey).toBe(`assets/${asset.id}/stripped.jpg`);
     expect(await ctx.services.storage.head(stripped!.strippedKey!)).not.toBeNull();
     expect(await stageStatus(asset, 'strip')).toBe('ready');
-    expect(await runStage(ctx.services, stage('strip'), jobFor(asset))).toEqual({ outcome: 'skipped', detail: 'already done' });
+    expect(await runStage(ctx.services, tools, stage('strip'), jobFor(asset))).toEqual({ outcome: 'skipped', detail: 'already done' });
   });
 
   it('skips an asset being deleted, and a run that a retry superseded', async () => {
     const asset = await uploadedAsset('photos/Canon_40D.jpg');
-    expect(await runStage(ctx.services, stage('phash'), jobFor(asset, { run: asset.flowRun + 1 }))).toMatchObject({
+    expect(await runStage(ctx.services, tools, stage('phash'), jobFor(asset, { run: asset.flowRun + 1 }))).toMatchObject({
       outcome: 'skipped',
       detail: expect.stringContaining('superseded'),
     });
     await markAssetDeleting(ctx.services.db, asset.id);
-    expect(await runStage(ctx.services, stage('phash'), jobFor(asset))).toEqual({ outcome: 'skipped', detail: 'asset deleted' });
+    expect(await runStage(ctx.services, tools, stage('phash'), jobFor(asset))).toEqual({ outcome: 'skipped', detail: 'asset deleted' });
   });
 
   it('removes what it stored when the asset was deleted between the write and the record', async () => {
@@ -80,7 +83,7 @@ describe('the stage runner', () => {
       },
     });
     try {
-      expect(await runStage(ctx.services, stage('strip'), jobFor(asset))).toMatchObject({ outcome: 'skipped' });
+      expect(await runStage(ctx.services, tools, stage('strip'), jobFor(asset))).toMatchObject({ outcome: 'skipped' });
     } finally {
       ctx.services.storage = realStorage;
     }
@@ -91,7 +94,7 @@ describe('the stage runner', () => {
   it('fails content that can never succeed at once, without retries, and says why', async () => {
     const asset = await uploadedAsset('photos/DSCN0029.jpg');
     await realStorage.put(asset.originalKey, Buffer.from('not an image any more'), { contentType: 'image/jpeg' });
-    const failure = await runStage(ctx.services, stage('render'), jobFor(asset)).catch((error: unknown) => error);
+    const failure = await runStage(ctx.services, tools, stage('render'), jobFor(asset)).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(UnrecoverableError);
     const renditions = await listRenditions(ctx.services.db, asset.id);
     expect(renditions.filter((r) => r.format !== 'avif').every((r) => r.status === 'failed')).toBe(true);
@@ -108,9 +111,9 @@ describe('the stage runner', () => {
       },
     });
     try {
-      await expect(runStage(ctx.services, stage('phash'), jobFor(asset))).rejects.toThrow('storage hiccup');
+      await expect(runStage(ctx.services, tools, stage('phash'), jobFor(asset))).rejects.toThrow('storage hiccup');
       expect(await stageStatus(asset, 'phash')).toBe('processing');
-      await expect(runStage(ctx.services, stage('phash'), jobFor(asset, { attemptsMade: 4, attempts: 5 }))).rejects.toThrow(
+      await expect(runStage(ctx.services, tools, stage('phash'), jobFor(asset, { attemptsMade: 4, attempts: 5 }))).rejects.toThrow(
         'storage hiccup',
       );
       expect(await stageStatus(asset, 'phash')).toBe('failed');
@@ -121,26 +124,30 @@ describe('the stage runner', () => {
 
   it('keeps the stored status equal to the derived one when failed work succeeds after the image settled', async () => {
     const asset = await uploadedAsset('photos/jolla.jpg');
-    for (const name of ['strip', 'phash', 'moderation']) await runStage(ctx.services, stage(name), jobFor(asset));
+    for (const name of ['strip', 'phash', 'moderation']) await runStage(ctx.services, tools, stage(name), jobFor(asset));
     // The JPEG/WebP renditions fail for good, the AVIFs are made, the image settles failed.
-    await runStage(ctx.services, stage('render'), failingRender(asset)).catch(() => undefined);
-    await runStage(ctx.services, stage('render-avif'), jobFor(asset));
-    await runStage(ctx.services, stage('settle'), jobFor(asset));
+    await failRenderForGood(asset);
+    await runStage(ctx.services, tools, stage('render-avif'), jobFor(asset));
+    await runStage(ctx.services, tools, stage('settle'), jobFor(asset));
     expect((await findAsset(ctx.services.db, asset.id))?.status).toBe('failed');
     // An admin retries the failed render job by hand (Bull Board): it succeeds, and the image is ready.
-    await runStage(ctx.services, stage('render'), jobFor(asset));
+    await runStage(ctx.services, tools, stage('render'), jobFor(asset));
     expect((await findAsset(ctx.services.db, asset.id))?.status).toBe('ready');
   });
 
-  /** A render job on its last attempt whose source read fails. */
-  function failingRender(asset: Asset) {
+  /** The render job's last attempt, with every write refused (its source is already decoded in this process). */
+  async function failRenderForGood(asset: Asset): Promise<void> {
     ctx.services.storage = storageWith(realStorage, {
-      getBuffer: async (key: string) => {
-        ctx.services.storage = realStorage;
-        if (key === asset.originalKey) throw new Error('storage hiccup');
-        return realStorage.getBuffer(key);
+      put: async () => {
+        throw new Error('storage hiccup');
       },
     });
-    return jobFor(asset, { attemptsMade: 4, attempts: 5 });
+    try {
+      await expect(runStage(ctx.services, tools, stage('render'), jobFor(asset, { attemptsMade: 4, attempts: 5 }))).rejects.toThrow(
+        'storage hiccup',
+      );
+    } finally {
+      ctx.services.storage = realStorage;
+    }
   }
 });

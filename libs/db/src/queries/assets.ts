@@ -131,6 +131,10 @@ export async function recordStrippedCopy(
 }
 
 /** The hash stage's result: the 64-bit pHash as PostgreSQL's signed bigint (same bits). */
-export async function recordPhash(db: Executor, assetId: string, phash: bigint): Promise<void> {
-  await db.update(assets).set({ phash, updatedAt: new Date() }).where(eq(assets.id, assetId));
+/** The hash stage's results; the moderation stage's fallback records only the pHash. */
+export async function recordPhash(db: Executor, assetId: string, phash: bigint, thumbhash?: string): Promise<void> {
+  await db
+    .update(assets)
+    .set({ phash, ...(thumbhash === undefined ? {} : { thumbhash }), updatedAt: new Date() })
+    .where(eq(assets.id, assetId));
 }

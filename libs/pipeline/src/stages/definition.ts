@@ -1,7 +1,7 @@
 import type { Config } from '@renditions/config';
 import type { Asset, Executor } from '@renditions/db';
 import type { ImageEventType } from '@renditions/events';
-import type { RenditionFormat } from '@renditions/imaging';
+import type { CpuScheduler, RenditionBase, RenditionFormat } from '@renditions/imaging';
 import type { JobOutcome } from '@renditions/queue';
 import type { ImageResource } from '../image-resource';
 import type { Services } from '../services';
@@ -41,6 +41,12 @@ export interface StageContext {
   /** The asset as the runner found it: live, not rejected, and this stage not done yet. */
   asset: Asset;
   attempt: StageAttempt;
+  /** The stored original, fetched once per process for all the asset's stages. */
+  original(): Promise<Buffer>;
+  /** The asset's decoded base (see RenditionBase), decoded once per process. @throws {InvalidImageError} */
+  base(): Promise<RenditionBase>;
+  /** The process-wide queue every decode and encode waits in for a core. */
+  cpu: CpuScheduler;
   /**
    * Store, then record: the objects are written first, then `record` runs under the asset's lock. When the asset
    * was deleted or rejected meanwhile, what was stored is removed again and the stage ends as skipped.

@@ -7,7 +7,7 @@ import {
   type ModerationDecision,
 } from '@renditions/db';
 import { ForbiddenAddressError } from '@renditions/events';
-import { computePhash } from '@renditions/imaging';
+import { phashOfBase } from '@renditions/imaging';
 import { requestHookVerdict } from '../moderation/hook';
 import { BLOCKLIST_MAX_DISTANCE, failModeDecision } from '../moderation/moderate';
 import { requestCleanup } from '../cleanup-request';
@@ -47,8 +47,9 @@ export const moderationStage = defineStage({
   },
 });
 
-async function decide({ services, asset, attempt, resourceOf }: StageContext): Promise<ModerationDecision> {
-  const phash = asset.phash ?? (await hashNow(services, asset));
+async function decide(context: StageContext): Promise<ModerationDecision> {
+  const { services, asset, attempt, resourceOf } = context;
+  const phash = asset.phash ?? (await hashNow(context));
   const blocked = await findBlockedHashesNear(services.db, phash, BLOCKLIST_MAX_DISTANCE);
   if (blocked.length > 0) return { verdict: 'reject', reason: 'blocklist' };
   const hookUrl = services.config.moderation.webhookUrl;
@@ -63,8 +64,8 @@ async function decide({ services, asset, attempt, resourceOf }: StageContext): P
  * The hash stage may have failed for good, and the blocklist cannot be skipped: hash here then (a 32x32
  * shrink-on-load decode, milliseconds) and record it.
  */
-async function hashNow(services: StageContext['services'], asset: StageContext['asset']): Promise<bigint> {
-  const phash = BigInt.asIntN(64, await computePhash(await services.storage.getBuffer(asset.originalKey)));
+async function hashNow({ services, asset, base }: StageContext): Promise<bigint> {
+  const phash = BigInt.asIntN(64, await phashOfBase(await base()));
   await recordPhash(services.db, asset.id, phash);
   await setStageStatus(services.db, asset.id, 'phash', 'ready');
   return phash;

@@ -5,7 +5,7 @@ import { strongEtag } from '../tokens';
 import { defineStage, type StageDefinition } from './definition';
 
 /**
- * Renders one queue's formats for an asset from a single decode. Each rendition flips to `ready` the moment its
+ * Renders one queue's formats for an asset from its decoded base, shared with the asset's other stages. Each rendition flips to `ready` the moment its
  * bytes are stored; a retry redoes only the ones that are not ready yet.
  */
 function renderStage<const Name extends string>(
@@ -19,18 +19,18 @@ function renderStage<const Name extends string>(
     after,
     failsImage: true,
     renders: formats,
-    async run({ services, asset, commit }) {
+    async run({ services, asset, base, cpu, commit }) {
       const pending = await markRenditionsProcessing(services.db, asset.id, formats);
       if (pending.length === 0) return { outcome: 'skipped', detail: 'all renditions ready' };
       const specs = pending.map(({ size, format, width, height }) => ({ size, format, width, height }) as RenditionSpec);
-      const source = await services.storage.getBuffer(asset.originalKey);
-      // Storing and recording a rendition runs beside the next encode instead of holding an encode lane; each
-      // one is awaited below, so a failed write fails this job (to be retried), never the process.
-      const persisting: Promise<void>[] = [];
-      try {
-        await renderRenditions(source, specs, async (spec, output) => {
+      // Each rendition is stored and recorded the moment it is encoded, outside the scheduler (a write never
+      // holds a core); renderRenditions awaits every one, so a failed write fails this job, never the process.
+      await renderRenditions(
+        await base(),
+        specs,
+        (spec, output) => {
           const key = storageKeys.rendition(asset.id, spec.size, spec.format);
-          const persisted = commit({
+          return commit({
             objects: [{ key, data: output.data, contentType: output.mime }],
             record: (tx) =>
               markRenditionReady(
@@ -40,13 +40,9 @@ function renderStage<const Name extends string>(
               ),
             announce: ['image.rendition.ready', 'image.updated'],
           });
-          persisted.catch(() => undefined);
-          persisting.push(persisted);
-        });
-      } finally {
-        await Promise.allSettled(persisting);
-      }
-      await Promise.all(persisting);
+        },
+        { scheduler: cpu },
+      );
       return { outcome: 'done' };
     },
   });

@@ -8,6 +8,7 @@ import { moderationEventId } from '../moderation/hook';
 import type { Services } from '../services';
 import type { StageAttempt, StageChange, StageContext, StageDefinition } from './definition';
 import { ROOT_STAGE } from './index';
+import type { StageTools } from './tools';
 
 /** A change was refused because the asset went away (deleted or rejected) while the stage ran. */
 class AssetWentAway extends Error {
@@ -19,7 +20,12 @@ class AssetWentAway extends Error {
  * stage done, run superseded), every status change including the final failure, "store, then record; if
  * recording is refused, remove what was stored", and no retries for content that can never succeed.
  */
-export async function runStage(services: Services, stage: StageDefinition, job: Job<AssetJobData, JobOutcome>): Promise<JobOutcome> {
+export async function runStage(
+  services: Services,
+  tools: StageTools,
+  stage: StageDefinition,
+  job: Job<AssetJobData, JobOutcome>,
+): Promise<JobOutcome> {
   const { assetId, run } = job.data;
   const asset = await findAsset(services.db, assetId);
   const skip = asset ? await skipReason(services, stage, asset, run) : 'asset deleted';
@@ -36,6 +42,9 @@ export async function runStage(services: Services, stage: StageDefinition, job: 
     services,
     asset,
     attempt,
+    original: () => tools.sources.original(asset.id, { storage: services.storage, originalKey: asset.originalKey }),
+    base: () => tools.sources.base(asset.id, { storage: services.storage, originalKey: asset.originalKey }),
+    cpu: tools.cpu,
     commit: async (change) => {
       await storeThenRecord(services, stage, asset, change);
       completed ||= change.completes === true;
@@ -47,6 +56,8 @@ export async function runStage(services: Services, stage: StageDefinition, job: 
     if (stage.name !== ROOT_STAGE) await setStageStatus(services.db, assetId, stage.name, 'processing');
     const outcome = await stage.run(context);
     if (!completed) await storeThenRecord(services, stage, asset, { completes: true });
+    // Settled: nothing more is made from this asset's pixels.
+    if (stage.name === ROOT_STAGE) tools.sources.forget(asset.id);
     return outcome;
   } catch (error) {
     if (error instanceof AssetWentAway || (await wentAway(services, assetId))) {

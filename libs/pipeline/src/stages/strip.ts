@@ -14,10 +14,10 @@ export const stripStage = defineStage({
   attempts: 5,
   after: [],
   failsImage: true,
-  async run({ services, asset, commit }) {
-    const original = await services.storage.getBuffer(asset.originalKey);
-    const metadata = await readPrivateMetadata(original);
-    const stripped = await stripMetadata(original, asset as Parameters<typeof stripMetadata>[1]);
+  async run({ asset, original, cpu, commit }) {
+    const source = await original();
+    const metadata = await readPrivateMetadata(source);
+    const stripped = await stripMetadata(source, asset as Parameters<typeof stripMetadata>[1], { scheduler: cpu });
     const key = storageKeys.stripped(asset.id, asset.ext);
     await commit({
       objects: [{ key, data: stripped.data, contentType: asset.mime }],
