@@ -8,6 +8,7 @@ import { deriveAssetStatus } from './status';
 export interface AssetChange {
   /** Runs under the asset's lock; returning false records nothing and refuses the change. */
   record?: (tx: Executor, asset: Asset) => Promise<void | boolean>;
+  /** Events in order; a type may repeat (one image.rendition.ready per rendition a change makes ready). */
   announce?: readonly ImageEventType[];
   /** The stage this change finishes: `ready` in the same transaction. */
   completesStage?: string;
@@ -28,18 +29,18 @@ export async function commitAssetChange(services: Services, assetId: string, cha
     if (!asset || asset.moderationVerdict === 'reject') return undefined;
     if (change.record && (await change.record(tx, asset)) === false) return undefined;
     if (change.completesStage) await setStageStatus(tx, assetId, change.completesStage, 'ready');
-    const types = new Set(change.announce ?? []);
+    const types = [...(change.announce ?? [])];
     const view = await loadAssetView(tx, assetId);
     if (!view) return undefined;
     const status = deriveAssetStatus(view.asset, view.stages, view.renditions);
     const final = change.settles || asset.settledAt !== null || status === 'rejected';
     if (final && status !== 'processing' && (await storeAssetStatus(tx, assetId, status, true))) {
       // A live stream ends at the settling event, so image.updated comes first.
-      types.add('image.updated');
-      types.add(SETTLED_EVENT_TYPE[status]);
+      if (!types.includes('image.updated')) types.push('image.updated');
+      types.push(SETTLED_EVENT_TYPE[status]);
     }
     // The view read above is what the events present: storing the status changes no field they carry.
-    return recordAssetAnnouncement(tx, services, view, [...types]);
+    return recordAssetAnnouncement(tx, services, view, types);
   });
   if (!announcement) return false;
   await deliverAnnouncement(services, announcement);

@@ -18,7 +18,7 @@ export interface StageChange {
   objects?: StageObject[];
   /** Runs in a transaction that holds the asset, only while it is live and not rejected. */
   record?: (tx: Executor, asset: Asset) => Promise<void>;
-  /** Events for every live upload of the asset, sent once the change is committed. */
+  /** Events for every live upload of the asset, sent once the change is committed (a type may repeat). */
   announce?: ImageEventType[];
   /** This change finishes the stage: its status becomes `ready` in the same transaction. */
   completes?: boolean;

@@ -1,12 +1,13 @@
 import { markRenditionReady, markRenditionsProcessing } from '@renditions/db';
-import { renderRenditions, type RenditionFormat, type RenditionSpec } from '@renditions/imaging';
+import { renderRenditions, type EncodedImage, type RenditionFormat, type RenditionSpec } from '@renditions/imaging';
 import { storageKeys } from '../keys';
 import { strongEtag } from '../tokens';
+import { batchWhileBusy } from './batch-while-busy';
 import { defineStage, type StageDefinition } from './definition';
 
 /**
- * Renders one queue's formats for an asset from its decoded base, shared with the asset's other stages. Each rendition flips to `ready` the moment its
- * bytes are stored; a retry redoes only the ones that are not ready yet.
+ * Renders one queue's formats for an asset from its decoded base, shared with the asset's other stages. Each
+ * rendition flips to `ready` as soon as its bytes are stored; a retry redoes only the ones that are not ready.
  */
 function renderStage<const Name extends string>(
   name: Name,
@@ -23,26 +24,29 @@ function renderStage<const Name extends string>(
       const pending = await markRenditionsProcessing(services.db, asset.id, formats);
       if (pending.length === 0) return { outcome: 'skipped', detail: 'all renditions ready' };
       const specs = pending.map(({ size, format, width, height }) => ({ size, format, width, height }) as RenditionSpec);
-      // Each rendition is stored and recorded the moment it is encoded, outside the scheduler (a write never
-      // holds a core); renderRenditions awaits every one, so a failed write fails this job, never the process.
-      await renderRenditions(
-        await base(),
-        specs,
-        (spec, output) => {
-          const key = storageKeys.rendition(asset.id, spec.size, spec.format);
-          return commit({
-            objects: [{ key, data: output.data, contentType: output.mime }],
-            record: (tx) =>
-              markRenditionReady(
+      // Renditions are stored and recorded as they are encoded, outside the scheduler (a write never holds a
+      // core), those finished during the previous commit together; renderRenditions awaits every commit, so a
+      // failed write fails this job (to be retried), never the process.
+      const commitRendered = batchWhileBusy<{ spec: RenditionSpec; output: EncodedImage }>((batch) =>
+        commit({
+          objects: batch.map(({ spec, output }) => ({
+            key: storageKeys.rendition(asset.id, spec.size, spec.format),
+            data: output.data,
+            contentType: output.mime,
+          })),
+          record: async (tx) => {
+            for (const { spec, output } of batch) {
+              await markRenditionReady(
                 tx,
                 { assetId: asset.id, size: spec.size, format: spec.format },
-                { storageKey: key, bytes: output.data.length, etag: strongEtag(output.data) },
-              ),
-            announce: ['image.rendition.ready', 'image.updated'],
-          });
-        },
-        { scheduler: cpu },
+                { storageKey: storageKeys.rendition(asset.id, spec.size, spec.format), bytes: output.data.length, etag: strongEtag(output.data) },
+              );
+            }
+          },
+          announce: [...batch.map(() => 'image.rendition.ready' as const), 'image.updated'],
+        }),
       );
+      await renderRenditions(await base(), specs, (spec, output) => commitRendered({ spec, output }), { scheduler: cpu });
       return { outcome: 'done' };
     },
   });

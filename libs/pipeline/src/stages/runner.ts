@@ -86,9 +86,14 @@ async function wentAway(services: Services, assetId: string): Promise<boolean> {
 
 async function storeThenRecord(services: Services, stage: StageDefinition, asset: Asset, change: StageChange): Promise<void> {
   const objects = change.objects ?? [];
-  for (const object of objects) {
-    await services.storage.put(object.key, object.data, { contentType: object.contentType, contentLength: object.data.length });
-  }
+  const stored = await Promise.allSettled(
+    objects.map((object) =>
+      services.storage.put(object.key, object.data, { contentType: object.contentType, contentLength: object.data.length }),
+    ),
+  );
+  // Every write has ended before the job fails: nothing lands after a retry started.
+  const refused = stored.find((result) => result.status === 'rejected');
+  if (refused) throw refused.reason;
   const recorded = await commitAssetChange(services, asset.id, {
     record: change.record,
     announce: change.announce,

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { batchWhileBusy } from '../src/stages/batch-while-busy';
+
+describe('batchWhileBusy', () => {
+  it('flushes the first item at once and joins those that arrive meanwhile into the next flush', async () => {
+    const flushed: number[][] = [];
+    let release!: () => void;
+    const firstFlush = new Promise<void>((resolve) => (release = resolve));
+    const add = batchWhileBusy<number>(async (items) => {
+      flushed.push(items);
+      if (flushed.length === 1) await firstFlush;
+    });
+    const first = add(1);
+    const later = [add(2), add(3), add(4)];
+    expect(flushed).toEqual([[1]]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(flushed).toEqual([[1], [2, 3, 4]]);
+    await add(5);
+    expect(flushed).toEqual([[1], [2, 3, 4], [5]]);
+  });
+
+  it('rejects the items of a failed flush only, and keeps flushing the ones after it', async () => {
+    const failure = new Error('commit refused');
+    let calls = 0;
+    const add = batchWhileBusy<string>(async () => {
+      calls += 1;
+      if (calls === 1) throw failure;
+    });
+    const results = await Promise.allSettled([add('a'), add('b')]);
+    expect(results[0]).toEqual({ status: 'rejected', reason: failure });
+    expect(results[1]).toEqual({ status: 'fulfilled', value: undefined });
+  });
+});

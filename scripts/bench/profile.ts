@@ -1,0 +1,119 @@
+/**
+ * `npm run bench:profile`: where the CPU of one asset goes, stage by stage. One process, real PostgreSQL, Redis
+ * and local storage (a throwaway database, queue prefix and directory): the upload use case, then each stage
+ * through the one stage runner, in flow order, one at a time, so each row's CPU time (process.cpuUsage: the
+ * JavaScript thread and libvips' threads) is that stage's alone. Repeated on distinct bytes of the same photo;
+ * the table shows medians. Nothing here waits on a queue: the flow's jobs are left unconsumed, and removed.
+ * Usage: tsx scripts/bench/profile.ts [corpus photo, default photos/42_IndexError.jpg] [repeats, default 5]
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { loadConfig } from '@renditions/config';
+import { findImage, migrateDatabase } from '@renditions/db';
+import { createLogger } from '@renditions/observability';
+import { createServices, createStageTools, runStage, STAGES, uploadImage } from '@renditions/pipeline';
+import type { AssetJobData, Job, JobOutcome } from '@renditions/queue';
+import { CORPUS_DIR } from '../../test/support/corpus';
+import { deleteKeys, table } from './harness';
+import { median } from './stages';
+
+const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+interface Sample {
+  step: string;
+  cpuMs: number;
+  wallMs: number;
+}
+
+/** The same JPEG with a comment segment after SOI: new bytes, so every repeat is a new asset with a full flow. */
+function withComment(jpeg: Buffer, text: string): Buffer {
+  const comment = Buffer.from(text, 'latin1');
+  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
+  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
+}
+
+async function measure<T>(samples: Sample[], step: string, work: () => Promise<T>): Promise<T> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const result = await work();
+  const used = process.cpuUsage(cpu);
+  samples.push({ step, cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - started });
+  return result;
+}
+
+async function main(photoName: string, repeats: number): Promise<void> {
+  const suffix = randomBytes(6).toString('hex');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'renditions-profile-'));
+  const databaseUrl = `${POSTGRES_SERVER}/renditions_profile_${suffix}`;
+  const prefix = `{profile-${suffix}}`;
+  const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    STORAGE_DRIVER: 'local',
+    STORAGE_DIR: path.join(dir, 'objects'),
+    LOG_LEVEL: 'warn',
+    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+  });
+  await migrateDatabase(databaseUrl);
+  const services = createServices(config, createLogger({ level: 'warn', name: 'profile' }));
+  const tools = createStageTools(config);
+  const photo = await readFile(path.join(CORPUS_DIR, photoName));
+  const samples: Sample[] = [];
+  try {
+    for (let run = 0; run <= repeats; run++) {
+      const bytes = withComment(photo, `profile ${suffix} ${run}`);
+      const spooled = path.join(dir, `upload-${run}`);
+      await writeFile(spooled, bytes);
+      const file = { path: spooled, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+      // Run 0 warms code paths and libvips up; it is not counted.
+      const into = run === 0 ? [] : samples;
+      const { resource } = await measure(into, 'upload (API: validate, store, record, enqueue)', () => uploadImage(services, { file }));
+      const assetId = (await findImage(services.db, resource.id))!.assetId!;
+      for (const stage of STAGES) {
+        const job = {
+          id: `profile-${stage.name}-${assetId}`,
+          name: stage.name,
+          timestamp: Date.now(),
+          data: { assetId, run: 1 },
+          attemptsMade: 0,
+          opts: { attempts: 1 },
+        } as unknown as Job<AssetJobData, JobOutcome>;
+        await measure(into, stage.name, () => runStage(services, tools, stage, job));
+      }
+    }
+  } finally {
+    await services.close();
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    await deleteKeys(redis, `${prefix}:*`).catch(() => undefined);
+    redis.disconnect();
+    await admin.unsafe(`drop database if exists "renditions_profile_${suffix}" with (force)`);
+    await admin.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const steps = [...new Set(samples.map((sample) => sample.step))];
+  const rows = steps.map((step) => {
+    const mine = samples.filter((sample) => sample.step === step);
+    return { step, cpuMs: median(mine.map((s) => s.cpuMs)), wallMs: median(mine.map((s) => s.wallMs)) };
+  });
+  const total = rows.reduce((sum, row) => sum + row.cpuMs, 0);
+  console.log(`CPU of one asset, ${photoName} (${(photo.length / 1e6).toFixed(1)} MB), median of ${repeats}, stages run one at a time:\n`);
+  console.log(
+    table(
+      ['step', 'CPU', 'share', 'wall'],
+      [
+        ...rows.map((row) => [row.step, `${Math.round(row.cpuMs)} ms`, `${Math.round((100 * row.cpuMs) / total)}%`, `${Math.round(row.wallMs)} ms`]),
+        ['total', `${Math.round(total)} ms`, '100%', `${Math.round(rows.reduce((sum, row) => sum + row.wallMs, 0))} ms`],
+      ],
+    ),
+  );
+}
+
+await main(process.argv[2] ?? 'photos/42_IndexError.jpg', Number(process.argv[3] ?? 5));
