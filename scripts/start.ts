@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
+import { decideLogFormat } from '@renditions/observability';
 import { API_MALLOC_ENV } from './api-malloc-env';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -27,6 +28,9 @@ interface ChildSpec {
   niceness?: number;
 }
 
+// Decided once, from this process's own stdout, and handed to both children: they agree on one format whatever
+// their stdout turns out to be (inherited here, but a pipe as soon as anything collects or prefixes their output).
+const LOG_FORMAT = decideLogFormat(process.env.LOG_FORMAT, Boolean(process.stdout.isTTY));
 const config = loadConfig();
 await migrateDatabase(config.databaseUrl);
 
@@ -39,7 +43,7 @@ function launch(spec: ChildSpec): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, spec.entry)], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, ...spec.env },
+    env: { ...process.env, LOG_FORMAT, ...spec.env },
   });
   if (spec.niceness !== undefined && child.pid) {
     try {

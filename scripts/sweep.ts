@@ -19,7 +19,7 @@ const dryRun = args.includes('--dry-run');
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'sweep' });
-const database = connectDatabase(config.databaseUrl, { max: 1 });
+const database = connectDatabase(config.databaseUrl, { max: 1, prepare: config.database.prepare });
 const storage = createStorage(config.storage);
 try {
   const report = await sweepStorage({ db: database.db, storage, logger }, { graceMs: config.sweep.graceMs, dryRun });

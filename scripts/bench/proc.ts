@@ -54,6 +54,13 @@ export function runnableThreads(pid: number): number {
   return count;
 }
 
+/** Resident set size now (VmRSS) in bytes. */
+export function rssBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
 /** Peak resident set size (VmHWM) in bytes. */
 export function peakRssBytes(pid: number): number {
   const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -1,33 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES } from '@renditions/pipeline';
+import { launchChromium } from '../support/chromium';
 import { ADMIN, createTestContext, type TestContext } from '../support/context';
 import { corpusPath, readCorpus } from '../support/corpus';
 import { getImage, upload } from '../support/http';
-import { testChildEnv } from '../support/test-run';
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
 const VIEWPORT = { width: 1280, height: 900 };
-
-/** Debian's chromium (see .ci/system-packages), driven without a display, a sandbox or background traffic. */
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    env: { ...process.env, ...testChildEnv() },
-  });
-}
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-/** The rendition images that finished loading with real pixels, as the page shows them. */
+/** The rendition images that finished loading with real pixels, as the page shows them (not their placeholders). */
 function loadedRenditionSources(page: Page): Promise<string[]> {
   return page
-    .locator('#renditions img')
+    .locator('#renditions img:not(.thumbhash)')
     .evaluateAll((images) => images.filter((image) => image.complete && image.naturalWidth > 0).map((image) => image.src));
 }
 

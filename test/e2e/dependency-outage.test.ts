@@ -6,16 +6,16 @@ import { startServer, type RunningServer } from '@renditions/api';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { dropQueueKeys } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload } from '../support/http';
+import { throwawayQueuePrefix } from '../support/test-run';
 
 describe('PostgreSQL unreachable', () => {
   let services: ServicesHandle;
   let api: RunningServer;
   let storageDir: string;
-  const queuePrefix = `{test-${randomBytes(6).toString('hex')}}`;
+  const queuePrefix = throwawayQueuePrefix();
   beforeAll(async () => {
     storageDir = await mkdtemp(path.join(os.tmpdir(), 'objects-'));
     // Nothing listens on port 1: every connection attempt is refused at once.
@@ -40,7 +40,15 @@ describe('PostgreSQL unreachable', () => {
     expect(response.status).toBe(503);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });
-    expect(await readdir(storageDir, { recursive: true })).toEqual([]);
+    // No object, and no spool file either (the spool folder itself may stay).
+    const files = (await readdir(storageDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    expect(files).toEqual([]);
+  });
+
+  it('still refuses a broken file as such (422), whatever the database does meanwhile', async () => {
+    const response = await upload(api.url, readCorpus('bad/truncated.jpg'));
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_image' } });
   });
 
   it('answers reads 503 and readiness 503 naming the database', async () => {

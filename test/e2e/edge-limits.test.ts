@@ -1,6 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
@@ -75,16 +74,16 @@ function uploadHead(headers: Record<string, string | number>): string {
 
 const FILE_PART_HEAD = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`;
 
-/** receiveUpload's spool directory (shared by every test process on the machine, hence the filter). */
-const SPOOL_DIR = path.join(os.tmpdir(), 'renditions-uploads');
+/** The files uploads are spooled to: in the storage's spool directory, which this test's context has to itself. */
+async function spoolFiles(ctx: TestContext): Promise<string[]> {
+  return readdir(ctx.services.storage.spoolDirectory).catch(() => [] as string[]);
+}
 
-/** Whether a spooled file of at least `bytes`, written since `since`, is still there. */
-async function spooledSince(since: number, bytes: number): Promise<boolean> {
-  const names = await readdir(SPOOL_DIR).catch(() => [] as string[]);
-  const found = await Promise.all(
-    names.map((name) => stat(path.join(SPOOL_DIR, name)).then((s) => s.mtimeMs >= since - 1000 && s.size >= bytes, () => false)),
-  );
-  return found.some(Boolean);
+/** Whether a spooled file of at least `bytes` is still there. */
+async function spooledAtLeast(ctx: TestContext, bytes: number): Promise<boolean> {
+  const directory = ctx.services.storage.spoolDirectory;
+  const sizes = await Promise.all((await spoolFiles(ctx)).map((name) => stat(path.join(directory, name)).then((s) => s.size, () => 0)));
+  return sizes.some((size) => size >= bytes);
 }
 
 async function uploadAs(baseUrl: string, clientId: string, file = PHOTO): Promise<Response> {
@@ -139,7 +138,6 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
     const accepted: Array<{ socket: Socket; port?: number }> = [];
     const track = (socket: Socket) => accepted.push({ socket, port: socket.remotePort });
     ctx.api.server.on('connection', track);
-    const started = Date.now();
     const socket = await openSocket(ctx.url);
     const localPort = socket.localPort;
     const answer = untilClosed(socket, 10_000);
@@ -166,7 +164,7 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
     expect(server?.bytesRead).toBeLessThan(2 * MAX_UPLOAD_BYTES);
     expect(sent).toBeLessThan(SEND_AT_MOST);
     // And the part of the file it had spooled is gone.
-    await pollUntil('the spooled part to be removed', async () => !(await spooledSince(started, MAX_UPLOAD_BYTES)), 5000);
+    await pollUntil('the spooled part to be removed', async () => !(await spooledAtLeast(ctx, MAX_UPLOAD_BYTES)), 5000);
   });
 
   it('cuts off a client that drips its body a byte at a time', async () => {
@@ -182,6 +180,16 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
     } finally {
       clearInterval(drip);
     }
+    await pollUntil('the dripped part to be removed', async () => (await spoolFiles(ctx)).length === 0, 5000);
+  });
+
+  it('removes the spool file of a client that goes away mid-body', async () => {
+    const socket = await openSocket(ctx.url);
+    socket.write(uploadHead({ 'Content-Length': 600_000, Authorization: 'Client-ID gone-mid-body' }) + FILE_PART_HEAD);
+    socket.write(Buffer.alloc(300_000, 0xab));
+    await pollUntil('the upload to be spooling', async () => spooledAtLeast(ctx, 100_000), 5000);
+    socket.destroy();
+    await pollUntil('its spool file to be removed', async () => (await spoolFiles(ctx)).length === 0, 5000);
   });
 
   it('cuts off a client that drips its request headers (408)', async () => {

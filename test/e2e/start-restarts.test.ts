@@ -1,5 +1,4 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,15 +6,14 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testChildEnv } from '../support/test-run';
+import { testChildEnv, throwawayDatabaseName, throwawayQueuePrefix } from '../support/test-run';
 import { freePort } from '../support/ports';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const suffix = randomBytes(6).toString('hex');
-const databaseName = `renditions_test_${suffix}`;
-const queuePrefix = `{test-${suffix}}`;
+const databaseName = throwawayDatabaseName();
+const queuePrefix = throwawayQueuePrefix();
 
 /** Children of `parent` whose command line names `entry` (pgrep answers 1 when there is none). */
 async function childPids(parent: number, entry: string): Promise<number[]> {

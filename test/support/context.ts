@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { expect } from 'vitest';
 import os from 'node:os';
@@ -13,6 +12,8 @@ import { QueueClient } from '@renditions/queue';
 import type { JobType } from 'bullmq';
 import { startServer, type RunningServer } from '@renditions/api';
 import { startWorker, type RunningWorker, type WorkerOptions } from '@renditions/worker';
+import { throwawayDatabaseName, throwawayQueuePrefix } from './test-run';
+import { checkAnswersAgainstOpenApi } from './openapi-check';
 
 export const ADMIN = { user: 'admin', password: 'test-admin-password' };
 
@@ -32,6 +33,11 @@ export interface TestContext {
 
 export interface TestContextOptions {
   env?: Record<string, string>;
+  /**
+   * The throwaway database's name, for a test that connects the product another way (its env's DATABASE_URL through
+   * a pooler): the context still creates, migrates and drops it directly on PostgreSQL. Default: a fresh name.
+   */
+  databaseName?: string;
   /** Start a worker in-process right away (default true). */
   worker?: boolean;
 }
@@ -43,14 +49,13 @@ const ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
  * real migrations), its own queue prefix in Redis and its own storage directory or bucket.
  */
 export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
-  const suffix = randomBytes(6).toString('hex');
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/renditions_test_${suffix}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${options.databaseName ?? throwawayDatabaseName()}`;
   const storageDir = options.env?.STORAGE_DRIVER === 's3' ? undefined : await mkdtemp(path.join(os.tmpdir(), 'objects-'));
   await migrateDatabase(databaseUrl);
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: 'redis://127.0.0.1:6379',
-    QUEUE_PREFIX: `{test-${suffix}}`,
+    QUEUE_PREFIX: throwawayQueuePrefix(),
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     RECONCILE_INTERVAL_MS: '300',
@@ -70,6 +75,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const api = await startServer(services, { port: 0, host: '127.0.0.1' });
   // The port is known only now; every URL the API hands out must point at it.
   services.config.publicBaseUrl = api.url;
+  // Every answer the tests get from this API must match its OpenAPI document (the contract says so).
+  const openApiMismatches = await checkAnswersAgainstOpenApi(api.url);
 
   const workers: RunningWorker[] = [];
   const launchWorker = (workerOptions?: WorkerOptions) => {
@@ -94,6 +101,9 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await dropQueueKeys(config.redisUrl, config.queuePrefix);
       await dropDatabase(databaseUrl);
       if (storageDir) await rm(storageDir, { recursive: true, force: true });
+      // Also those a test swallowed (a fetch() it expected to fail) fail the file.
+      const mismatches = openApiMismatches();
+      if (mismatches.length > 0) throw new Error(`Answers that do not match the OpenAPI document:\n${mismatches.join('\n')}`);
     },
   };
 }

@@ -54,6 +54,10 @@ export class FaultyStorage implements ObjectStorage {
     return this.storage.driver;
   }
 
+  get spoolDirectory(): string {
+    return this.storage.spoolDirectory;
+  }
+
   inject(fault: Fault): FaultHandle {
     let release = () => {};
     const cleared = new Promise<void>((resolve) => (release = resolve));
@@ -68,6 +72,11 @@ export class FaultyStorage implements ObjectStorage {
 
   put(key: string, body: Readable | Buffer, options: PutOptions): Promise<void> {
     return this.call('put', key, () => this.storage.put(key, body, options));
+  }
+
+  /** A put from a file: faults injected for 'put' hit it too. */
+  putFile(key: string, file: string, options: PutOptions): Promise<void> {
+    return this.call('put', key, () => this.storage.putFile(key, file, options));
   }
 
   get(key: string, range?: ByteRange): Promise<Readable> {

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ImageResource } from '@renditions/pipeline';
+import type { ImageResource, UploadedImage } from '@renditions/pipeline';
 
-export interface UploadResponse extends ImageResource {
-  delete_token: string;
-}
+/** The upload's 201 body: the image resource plus its delete token. */
+export type UploadResponse = UploadedImage;
 
 export async function upload(
   baseUrl: string,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 
 /**
@@ -28,4 +29,22 @@ export function testRunId(): string | undefined {
 export function testChildEnv(): Record<string, string> {
   const id = testRunId();
   return id ? { [TEST_RUN_MARKER]: id } : {};
+}
+
+/**
+ * The part of this run's id that names every database and queue prefix its tests create, so the global teardown
+ * removes this run's leftovers only, never those of a run going on beside it.
+ */
+export function testRunTag(): string {
+  return testRunId()?.split('-').pop() ?? 'solo';
+}
+
+/** A database name of this run's own: `renditions_test_<run tag>_<random>`. */
+export function throwawayDatabaseName(): string {
+  return `renditions_test_${testRunTag()}_${randomBytes(6).toString('hex')}`;
+}
+
+/** A queue prefix of this run's own (with the hash tag Redis Cluster needs): `{test-<run tag>-<random>}`. */
+export function throwawayQueuePrefix(): string {
+  return `{test-${testRunTag()}-${randomBytes(6).toString('hex')}}`;
 }

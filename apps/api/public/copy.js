@@ -1,14 +1,15 @@
 const FEEDBACK_MS = 1500;
 
 /**
- * Copies a link and says so on the button. The Clipboard API exists only on secure origins (https, localhost);
- * elsewhere the link is offered in a prompt, already selected, so Ctrl+C finishes the job.
+ * Copies text and says so on the button. The Clipboard API exists only on secure origins (https, localhost);
+ * elsewhere `offer` puts the text in front of the person, selected, so Ctrl+C finishes the job: by default a
+ * prompt, which suits a one-line link.
  */
-export async function copyText(text, button) {
+export async function copyText(text, button, offer = () => window.prompt('Copy this link:', text)) {
   try {
     await navigator.clipboard.writeText(text);
   } catch {
-    window.prompt('Copy this link:', text);
+    offer();
     return;
   }
   const label = button.dataset.label ?? button.textContent;

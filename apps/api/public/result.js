@@ -1,4 +1,6 @@
 import { copyText } from './copy.js';
+import { placeholderImage, placeholderUrl } from './placeholder.js';
+import { pictureSnippet } from './snippet.js';
 
 const SIZE_NAMES = {
   s: 'Small square',
@@ -20,14 +22,22 @@ const STATUS_TEXT = {
 
 const result = document.getElementById('result');
 const preview = document.getElementById('original-preview');
+const previewPlaceholder = document.getElementById('preview-placeholder');
 const previewLink = document.getElementById('original-preview-link');
 const heading = document.getElementById('result-heading');
 const statusBadge = document.getElementById('status');
 const details = document.getElementById('details');
 const originalLink = document.getElementById('original-link');
 const openOriginal = document.getElementById('open-original');
+const snippet = document.getElementById('snippet');
 const grid = document.getElementById('renditions');
 const template = document.getElementById('rendition-template');
+
+// Whether the current image's ThumbHash is on show: the hash stage runs after the upload's answer.
+let placeholderShown = false;
+preview.addEventListener('load', () => {
+  previewPlaceholder.hidden = true;
+});
 
 function formatBytes(bytes) {
   if (bytes < 1024) return `${bytes} B`;
@@ -44,14 +54,19 @@ export function showStatus(status) {
 export function showUpload(image) {
   result.hidden = false;
   heading.textContent = image.title || 'Your image';
+  placeholderShown = false;
+  previewPlaceholder.hidden = true;
   // Known before a byte arrives: the preview keeps its place while the original loads.
   preview.width = image.width;
   preview.height = image.height;
+  // The placeholder's own pixels only approximate the shape: it takes the box the original will fill.
+  previewPlaceholder.style.aspectRatio = `${image.width} / ${image.height}`;
   preview.src = image.url;
   previewLink.href = image.url;
   originalLink.value = image.url;
   openOriginal.href = image.url;
   details.textContent = `${image.width} × ${image.height} · ${image.mime.replace('image/', '').toUpperCase()} · ${formatBytes(image.bytes)}`;
+  snippet.value = pictureSnippet(image);
   grid.replaceChildren(...image.renditions.map(createTile));
   showImage(image);
 }
@@ -59,10 +74,19 @@ export function showUpload(image) {
 /** Applies a newer state of the image: its status and every rendition that moved forward. */
 export function showImage(image) {
   showStatus(image.status);
+  if (image.thumbhash && !placeholderShown) showPlaceholder(placeholderUrl(image.thumbhash));
   for (const rendition of image.renditions) {
     const tile = grid.querySelector(`[data-key="${rendition.size}.${rendition.format}"]`);
     if (tile && RANK[rendition.status] > RANK[tile.dataset.status]) updateTile(tile, rendition);
   }
+}
+
+/** The blurred placeholder wherever real pixels have not arrived yet: the preview and every rendition still to load. */
+function showPlaceholder(url) {
+  placeholderShown = true;
+  previewPlaceholder.src = url;
+  previewPlaceholder.hidden = preview.complete && preview.naturalWidth > 0;
+  for (const box of grid.querySelectorAll('.placeholder')) box.replaceChildren(placeholderImage(url));
 }
 
 export function readyCount() {
@@ -98,5 +122,8 @@ function updateTile(tile, rendition) {
   link.target = '_blank';
   link.rel = 'noopener';
   link.append(img);
-  tile.querySelector('.thumb').replaceChildren(link);
+  // The placeholder stays until the rendition can be drawn, rather than an empty box while it downloads.
+  const show = () => tile.querySelector('.thumb').replaceChildren(link);
+  img.addEventListener('load', show, { once: true });
+  img.addEventListener('error', show, { once: true });
 }

@@ -14,6 +14,8 @@ const message = document.getElementById('message');
 const liveStatus = document.getElementById('live-status');
 const originalLink = document.getElementById('original-link');
 const copyOriginal = document.getElementById('copy-original');
+const snippet = document.getElementById('snippet');
+const copySnippet = document.getElementById('copy-snippet');
 
 const END_MESSAGES = {
   ready: 'All renditions are ready.',
@@ -134,3 +136,6 @@ document.addEventListener('paste', (event) => {
 
 copyOriginal.addEventListener('click', () => copyText(originalLink.value, copyOriginal));
 originalLink.addEventListener('focus', () => originalLink.select());
+// A prompt would flatten the snippet's lines: without the Clipboard API it is selected where it stands.
+copySnippet.addEventListener('click', () => copyText(snippet.value, copySnippet, () => snippet.select()));
+snippet.addEventListener('focus', () => snippet.select());

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { pinoHttp } from 'pino-http';
 import { NotFoundError } from '@renditions/errors';
 import { createMetrics, type Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
@@ -9,15 +8,18 @@ import { ownerAccessReader } from './middleware/admin-auth';
 import { capConnectionsPerAddress, limitBodyRate } from './middleware/connection-guards';
 import { errorHandler } from './middleware/errors';
 import { jsonBody } from './middleware/json-body';
+import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { adminBlocklistRoutes } from './routes/admin-blocklist';
 import { adminModerationRoutes } from './routes/admin-moderation';
 import { adminQueueRoutes } from './routes/admin-queues';
+import { apiDocsRoutes } from './routes/api-docs';
 import { cdnErrorHeaders, cdnRoutes } from './routes/cdn';
 import { deliveryRoutes } from './routes/deliveries';
 import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { imageRoutes } from './routes/images';
+import { imgurRoutes } from './routes/imgur';
 import { metadataRoutes } from './routes/metadata';
 import { similarRoutes } from './routes/similar';
 import { uploadPageRoutes } from './routes/upload-page';
@@ -34,11 +36,14 @@ export function createApp(
   app.set('etag', false);
   // Only behind a proxy named in TRUST_PROXY is the client address taken from X-Forwarded-For (rate limits key on it).
   app.set('trust proxy', services.config.edge.trustProxy);
-  app.use(pinoHttp({ logger: services.logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
+  app.use(requestLog(services.logger));
   app.use(securityHeaders(services.config));
+  // Before jsonBody: Imgur uploads may be JSON far over its 64 KB, and the Imgur routes read their own bodies.
+  app.use(imgurRoutes(services, metrics));
   app.use(jsonBody());
   app.use(healthRoutes(services, metrics));
   app.use(uploadPageRoutes());
+  app.use(apiDocsRoutes());
   app.use(adminQueueRoutes(services));
   app.use(adminBlocklistRoutes(services));
   app.use(adminModerationRoutes(services));

@@ -1,16 +1,20 @@
-import type { Request } from 'express';
+import type { AddressInfo } from 'node:net';
+import express, { type Request } from 'express';
 import multer from 'multer';
 import { describe, expect, it } from 'vitest';
 import {
   FileTooLargeError,
+  GoneError,
+  RateLimitedError,
   InvalidRequestError,
   NotFoundError,
   RequestRefusedError,
   UnavailableError,
   UnsupportedTypeError,
 } from '@renditions/errors';
+import { createLogger } from '@renditions/observability';
 import { isClientAbort } from '../src/middleware/client-abort';
-import { toAppError } from '../src/middleware/errors';
+import { errorHandler, toAppError } from '../src/middleware/errors';
 
 /** What http-errors (body-parser, raw-body) raises: equal numeric `status` and `statusCode`, and a `type`. */
 function httpError(status: number, message: string, extra: Record<string, unknown> = {}): Error {
@@ -93,5 +97,61 @@ describe('isClientAbort', () => {
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
     expect(isClientAbort(reset, request(false, true))).toBe(false);
     expect(isClientAbort(new Error('boom'), request(true, true))).toBe(false);
+  });
+});
+
+describe('errorHandler: one mapping of errors to statuses, two renderings', () => {
+  /** Answers GET <prefix>/<kind> by throwing that kind of error, through the real error handler. */
+  async function answersFor(prefix: string, kind: string): Promise<{ status: number; retryAfter: string | null; body: unknown }> {
+    const errors: Record<string, () => unknown> = {
+      invalid: () => new InvalidRequestError('Expected a title'),
+      gone: () => new GoneError('Image "x" has been deleted'),
+      limited: () => new RateLimitedError('At most 30 uploads per minute', 7),
+      bug: () => new TypeError('undefined is not a function'),
+    };
+    const app = express();
+    app.get(`${prefix}/:kind`, (req) => {
+      throw errors[req.params.kind!]!();
+    });
+    app.use(errorHandler(createLogger({ level: 'silent', name: 'test' })));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${prefix}/${kind}`);
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.json() };
+    } finally {
+      server.close();
+    }
+  }
+
+  it("renders the contract's error, and Imgur's envelope under /3/ with the same status", async () => {
+    expect(await answersFor('/api/v1', 'invalid')).toEqual({
+      status: 400,
+      retryAfter: null,
+      body: { error: { code: 'invalid_request', message: 'Expected a title' } },
+    });
+    expect(await answersFor('/3', 'invalid')).toEqual({
+      status: 400,
+      retryAfter: null,
+      body: { data: { error: 'Expected a title', request: '/3/invalid', method: 'GET' }, success: false, status: 400 },
+    });
+    expect(await answersFor('/3', 'limited')).toMatchObject({ status: 429, retryAfter: '7', body: { status: 429, success: false } });
+  });
+
+  it('answers a deleted image 404 for Imgur clients, which know no 410', async () => {
+    expect(await answersFor('/api/v1', 'gone')).toMatchObject({ status: 410, body: { error: { code: 'gone' } } });
+    expect(await answersFor('/3', 'gone')).toMatchObject({ status: 404, body: { status: 404, success: false } });
+  });
+
+  it('keeps an unknown error a 500 without its message, in either rendering', async () => {
+    expect(await answersFor('/api/v1', 'bug')).toEqual({
+      status: 500,
+      retryAfter: null,
+      body: { error: { code: 'internal', message: 'Internal server error' } },
+    });
+    expect(await answersFor('/3', 'bug')).toMatchObject({
+      status: 500,
+      body: { data: { error: 'Internal server error' }, success: false, status: 500 },
+    });
   });
 });

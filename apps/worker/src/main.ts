@@ -1,11 +1,13 @@
-import { loadConfig } from '@renditions/config';
+import { loadConfig, selectWorkerQueues } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
 import { createLogger, createMetrics, startMetricsServer } from '@renditions/observability';
-import { createServices } from '@renditions/pipeline';
+import { createServices, QUEUE_NAMES } from '@renditions/pipeline';
 import { stopOnSignals } from '@renditions/runtime';
 import { startWorker } from './worker';
 
 const config = loadConfig();
+// An unknown WORKER_QUEUES name stops the worker here, before it touches the database or Redis.
+selectWorkerQueues(config.worker.queues, QUEUE_NAMES);
 const logger = createLogger({ level: config.logLevel, name: 'worker' });
 
 await migrateDatabase(config.databaseUrl);
@@ -14,7 +16,7 @@ const services = createServices(config, logger);
 await services.webhookSecret();
 const metrics = createMetrics();
 const worker = startWorker(services, { metrics });
-logger.info({ concurrency: config.worker.concurrency }, 'worker started');
+logger.info({ concurrency: config.worker.concurrency, queues: worker.queues }, 'worker started');
 const { metricsPort, metricsHost } = config.worker;
 const metricsServer = metricsPort
   ? await startMetricsServer(metrics.registry, { port: metricsPort, host: metricsHost, token: config.metricsToken }).catch(

@@ -1,6 +1,26 @@
+import { selectWorkerQueues } from '@renditions/config';
 import type { Metrics } from '@renditions/observability';
-import { createStageTools, reconcileAssets, runStage, scheduleSweeps, STAGES, type QueueName, type Services } from '@renditions/pipeline';
-import { startWorkers, type AssetJobData, type JobOutcome, type ProcessorFn } from '@renditions/queue';
+import {
+  createStageTools,
+  QUEUE_NAMES,
+  ROOT_STAGE,
+  runReprocessJob,
+  runStage,
+  STAGES,
+  type QueueName,
+  type Services,
+} from '@renditions/pipeline';
+import {
+  isReprocessJob,
+  startWorkers,
+  type AssetJobData,
+  type Job,
+  type JobOutcome,
+  type ProcessorFn,
+  type ReprocessJobData,
+  type StageJobData,
+} from '@renditions/queue';
+import { startHousekeeping } from './housekeeping';
 import { createCleanupProcessor } from './processors/cleanup';
 import { createWebhookProcessor } from './processors/webhook';
 
@@ -9,14 +29,25 @@ export interface WorkerOptions {
 }
 
 export interface RunningWorker {
+  /** The queues this worker serves (WORKER_QUEUES). */
+  queues: readonly QueueName[];
   stop(): Promise<void>;
 }
 
-/** A processor per queue: every stage through the one runner, plus cleanup and webhook deliveries. */
+/**
+ * A processor per queue: every stage through the one runner (a backfill re-render through its own use case), plus
+ * cleanup and webhook deliveries.
+ */
 function processorsFor(services: Services): Record<QueueName, ProcessorFn<never>> {
   const tools = createStageTools(services.config);
   const stages = Object.fromEntries(
-    STAGES.map((stage) => [stage.name, (job) => runStage(services, tools, stage, job)] as [string, ProcessorFn<AssetJobData>]),
+    STAGES.map((stage) => {
+      const processor: ProcessorFn<StageJobData> = (job) =>
+        isReprocessJob(job.data)
+          ? runReprocessJob(services, tools, stage, job as Job<ReprocessJobData, JobOutcome>)
+          : runStage(services, tools, stage, job as Job<AssetJobData, JobOutcome>);
+      return [stage.name, processor];
+    }),
   );
   return {
     ...stages,
@@ -25,18 +56,30 @@ function processorsFor(services: Services): Record<QueueName, ProcessorFn<never>
   } as unknown as Record<QueueName, ProcessorFn<never>>;
 }
 
+/**
+ * Serves the queues WORKER_QUEUES names (all by default). The reconciler and the sweeper run only in a worker that
+ * serves `settle`, the flow's root: every deployment has one (no image would ever settle without it), while
+ * dedicated hosts added for one queue (AVIF encoding, say) do not multiply the reconcile queries and bucket listings.
+ * @throws {ConfigError} when WORKER_QUEUES names a queue that does not exist, before anything connects
+ */
 export function startWorker(services: Services, options: WorkerOptions = {}): RunningWorker {
   const { config, logger } = services;
+  const queues = selectWorkerQueues(config.worker.queues, QUEUE_NAMES);
+  const all = processorsFor(services);
+  const processors = Object.fromEntries(queues.map((queue) => [queue, all[queue]]));
   const cores = config.worker.concurrency;
-  const pool = startWorkers(processorsFor(services), {
+  const pool = startWorkers(processors, {
     redisUrl: config.redisUrl,
+    redisClusterNodes: config.redisClusterNodes,
     prefix: config.queuePrefix,
     lockDurationMs: config.worker.lockDurationMs,
     concurrency: {
-      // An asset's AVIFs start only after its JPEG/WebP renditions (the stage list), so both render queues get
-      // every core: a single AVIF slot left the cores idle at the tail of a batch (scripts/bench/renditions.ts).
-      render: cores,
-      'render-avif': cores,
+      // The CPU scheduler bounds decodes and encodes to the cores, so the render queues hold more jobs than cores:
+      // half their slots may go to backfill re-renders (backgroundLimit), the other half stay for new uploads.
+      // An asset's AVIFs start only after its JPEG/WebP renditions (the stage list), so both render queues get as
+      // many slots: a single AVIF slot left the cores idle at the tail of a batch (scripts/bench/renditions.ts).
+      render: 2 * cores,
+      'render-avif': 2 * cores,
       strip: cores,
       phash: cores,
       moderation: 8,
@@ -45,6 +88,7 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
       cleanup: 8,
       webhook: 16,
     } satisfies Record<QueueName, number>,
+    backgroundLimit: { render: cores, 'render-avif': cores },
     onError: (queue, error) => logger.error({ err: error, queue }, 'worker error'),
     onCompleted: (queue, job, durationMs) => {
       options.metrics?.jobDuration.observe({ queue }, durationMs / 1000);
@@ -60,42 +104,12 @@ export function startWorker(services: Services, options: WorkerOptions = {}): Ru
       logger.warn({ err: error, queue, jobId: job?.id, final }, 'job failed');
     },
   });
-
-  // Each pass is scheduled after the previous one ends, so passes never pile up while a dependency is away.
-  let reconciler: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const scheduleReconcile = () => {
-    reconciler = setTimeout(async () => {
-      try {
-        const report = await reconcileAssets(services);
-        if (report.enqueued + report.relayed + report.failed > 0) logger.info(report, 'reconcile pass');
-      } catch (error) {
-        logger.warn({ err: error }, 'reconcile pass failed; will try again');
-      }
-      if (!stopped) scheduleReconcile();
-    }, config.worker.reconcileIntervalMs);
-  };
-  scheduleReconcile();
-
-  const sweeper = scheduleSweeps(services, {
-    intervalMs: config.sweep.intervalMs,
-    graceMs: config.sweep.graceMs,
-    onPass: (report) => {
-      options.metrics?.sweepPasses.inc({ outcome: 'ok' });
-      options.metrics?.sweptObjects.inc(report.removed.length);
-      if (report.removed.length > 0) logger.info({ removed: report.removed.length, scanned: report.scanned }, 'sweeper removed unreferenced objects');
-    },
-    onError: (error) => {
-      options.metrics?.sweepPasses.inc({ outcome: 'failed' });
-      logger.warn({ err: error }, 'sweep pass failed; the next one will try again');
-    },
-  });
+  const housekeeping = queues.includes(ROOT_STAGE) ? startHousekeeping(services, options.metrics) : undefined;
 
   return {
+    queues,
     async stop() {
-      stopped = true;
-      clearTimeout(reconciler);
-      await Promise.all([pool.close(), sweeper.stop()]);
+      await Promise.all([pool.close(), housekeeping?.stop()]);
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { RedisNode } from './redis-cluster';
 import { envSchema } from './schema';
 
 export interface S3Config {
@@ -15,7 +16,14 @@ export interface Config {
   port: number;
   publicBaseUrl: string;
   databaseUrl: string;
+  /**
+   * The connection pool of each process: its size, and whether statements are prepared (false behind a pooler in
+   * transaction mode, such as PgBouncer's `pool_mode = transaction`).
+   */
+  database: { poolSize: number; prepare: boolean };
   redisUrl: string;
+  /** Seeds of a Redis Cluster; when set, every Redis connection goes to the cluster and `redisUrl` is ignored. */
+  redisClusterNodes: RedisNode[] | null;
   queuePrefix: string;
   /** `timeoutMs`: the deadline of every storage call; a stalled store fails the call (503) instead of holding it. */
   storage: ({ driver: 'local'; dir: string } | { driver: 's3'; s3: S3Config }) & { timeoutMs: number };
@@ -46,8 +54,12 @@ export interface Config {
   };
   /** `null`: purging the CDN is a no-op (no cache in front, or one that expires by itself). */
   cdnPurgeUrl: string | null;
+  /** Where `npm run cdn` serves its nginx caching proxy. */
+  cdnPort: number;
   worker: {
     concurrency: number;
+    /** WORKER_QUEUES as given, `null` for every queue; selectWorkerQueues checks the names against the product's. */
+    queues: readonly string[] | null;
     reconcileIntervalMs: number;
     staleFlowAfterMs: number;
     lockDurationMs: number;
@@ -94,7 +106,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: env.PORT,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     databaseUrl: env.DATABASE_URL,
+    database: { poolSize: env.DATABASE_POOL_SIZE, prepare: env.DATABASE_PREPARE },
     redisUrl: env.REDIS_URL,
+    redisClusterNodes: env.REDIS_CLUSTER_NODES,
     queuePrefix: env.QUEUE_PREFIX,
     storage:
       env.STORAGE_DRIVER === 's3'
@@ -132,8 +146,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       attempts: env.MODERATION_ATTEMPTS,
     },
     cdnPurgeUrl: env.CDN_PURGE_URL ?? null,
+    cdnPort: env.CDN_PORT,
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
+      queues: env.WORKER_QUEUES,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       staleFlowAfterMs: env.STALE_FLOW_AFTER_MS,
       lockDurationMs: env.JOB_LOCK_DURATION_MS,

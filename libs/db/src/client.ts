@@ -12,9 +12,21 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-export function connectDatabase(url: string, options: { max?: number } = {}): DatabaseHandle {
+export interface ConnectOptions {
+  /** Connections in the pool (DATABASE_POOL_SIZE); behind a pooler, this process's share of its client connections. */
+  max?: number;
+  /**
+   * Named prepared statements (DATABASE_PREPARE). Off behind a pooler in transaction mode (PgBouncer before 1.21),
+   * which runs each transaction on whichever server connection is free: a statement prepared on one is unknown on
+   * the next. Unnamed statements cost a parse per query and work everywhere.
+   */
+  prepare?: boolean;
+}
+
+export function connectDatabase(url: string, options: ConnectOptions = {}): DatabaseHandle {
   const client = postgres(url, {
     max: options.max ?? 10,
+    prepare: options.prepare ?? true,
     onnotice: () => undefined,
     // Fail fast when PostgreSQL is unreachable so requests answer 503 instead of hanging.
     connect_timeout: 5,

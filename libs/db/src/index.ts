@@ -10,3 +10,4 @@ export * from './queries/blocklist';
 export * from './queries/status';
 export * from './queries/outbox';
 export * from './queries/objects';
+export * from './queries/reprocess';

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { connectDatabase, type Database } from '../src/client';
 import { migrateDatabase } from '../src/migrate';
+import { throwawayDatabaseName } from '../../../test/support/test-run';
 
 const ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -13,7 +13,7 @@ export interface ThrowawayDatabase {
 
 /** A database of its own for one test file, migrated with the real migrations. */
 export async function createThrowawayDatabase(): Promise<ThrowawayDatabase> {
-  const name = `renditions_test_${randomBytes(6).toString('hex')}`;
+  const name = throwawayDatabaseName();
   await migrateDatabase(`postgres://postgres@127.0.0.1:5432/${name}`);
   const handle = connectDatabase(`postgres://postgres@127.0.0.1:5432/${name}`, { max: 2 });
   return {

@@ -1,9 +1,15 @@
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import pTimeout from 'p-timeout';
 import type { ImageEvent } from './types';
 
 export type EventListener = (event: ImageEvent) => void;
 export type Unsubscribe = () => void;
+
+/**
+ * Makes the bus's connections (a single server's or a cluster's): `producer` fails at once while Redis is down,
+ * `subscriber` waits for it and renews its subscriptions once it is back.
+ */
+export type RedisConnector = (purpose: 'producer' | 'subscriber') => Redis | Cluster;
 
 export class EventBusUnavailableError extends Error {
   override name = 'EventBusUnavailableError';
@@ -20,27 +26,22 @@ interface Channel {
  * One subscriber connection per process, shared by every stream it serves.
  */
 export class EventBus {
-  private readonly publisher: Redis;
-  private subscriber?: Redis;
+  private readonly publisher: Redis | Cluster;
+  private subscriber?: Redis | Cluster;
   private readonly channels = new Map<string, Channel>();
 
   constructor(
-    private readonly redisUrl: string,
+    private readonly connect: RedisConnector,
     private readonly prefix: string,
     /** How long a subscription may wait for Redis before the caller is told it is unavailable. */
     private readonly subscribeTimeoutMs = 2000,
   ) {
     // Publishing is best effort while Redis is down: polling and webhooks (from the database) still work.
-    this.publisher = new Redis(redisUrl, {
-      enableOfflineQueue: false,
-      enableReadyCheck: false,
-      maxRetriesPerRequest: 1,
-      lazyConnect: true,
-    });
+    this.publisher = connect('producer');
     this.publisher.on('error', () => undefined);
-    this.publisher.connect().catch(() => undefined);
   }
 
+  /** Under the queue prefix, whose hash tag puts every channel in the queues' Redis Cluster slot too. */
   private channelName(imageId: string): string {
     return `${this.prefix}:events:${imageId}`;
   }
@@ -85,9 +86,9 @@ export class EventBus {
   }
 
 
-  private ensureSubscriber(): Redis {
+  private ensureSubscriber(): Redis | Cluster {
     if (!this.subscriber) {
-      this.subscriber = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+      this.subscriber = this.connect('subscriber');
       this.subscriber.on('error', () => undefined);
       this.subscriber.on('message', (name: string, message: string) => this.dispatch(name, message));
     }

@@ -1,7 +1,8 @@
 export * from './types';
-export { EventBus, EventBusUnavailableError, type EventListener, type Unsubscribe } from './bus';
+export { EventBus, EventBusUnavailableError, type EventListener, type RedisConnector, type Unsubscribe } from './bus';
 export { generateWebhookSecret, newEventId, signWebhook, type SignedHeaders } from './signing';
 export {
+  assertNotPrivateLiteral,
   assertPublicDestination,
   ForbiddenAddressError,
   guardedLookup,

@@ -1,12 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createRedisConnection } from '@renditions/queue';
+import { throwawayQueuePrefix } from '../../../test/support/test-run';
 import { EventBus, EventBusUnavailableError } from '../src/bus';
 import type { ImageEvent } from '../src/types';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
-const prefix = `{test-bus-${randomBytes(4).toString('hex')}}`;
-const publisher = new EventBus(REDIS_URL, prefix);
-const subscriber = new EventBus(REDIS_URL, prefix);
+/** The product's own connections, as the wiring hands them to the bus. */
+const connectTo = (redisUrl: string) => (purpose: 'producer' | 'subscriber') => createRedisConnection({ redisUrl }, purpose);
+const prefix = throwawayQueuePrefix();
+const publisher = new EventBus(connectTo(REDIS_URL), prefix);
+const subscriber = new EventBus(connectTo(REDIS_URL), prefix);
 afterAll(async () => {
   await Promise.all([publisher.close(), subscriber.close()]);
 });
@@ -22,7 +25,7 @@ describe('EventBus', () => {
   it('resolves a subscription only once Redis confirmed it, for a listener joining one in flight too', async () => {
     await publish('warm-up', event('image.updated', 'warm-up'));
     // A bus that has not connected yet: its SUBSCRIBE waits for the connection while the publisher is ready.
-    const fresh = new EventBus(REDIS_URL, prefix);
+    const fresh = new EventBus(connectTo(REDIS_URL), prefix);
     try {
       const first: ImageEvent[] = [];
       const joining: ImageEvent[] = [];
@@ -52,7 +55,7 @@ describe('EventBus', () => {
   });
 
   it('tells the caller at once when Redis does not confirm a subscription', async () => {
-    const unreachable = new EventBus('redis://127.0.0.1:1', prefix, 300);
+    const unreachable = new EventBus(connectTo('redis://127.0.0.1:1'), prefix, 300);
     try {
       await expect(unreachable.subscribe('img-d', () => undefined)).rejects.toBeInstanceOf(EventBusUnavailableError);
     } finally {

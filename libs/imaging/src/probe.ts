@@ -4,6 +4,7 @@ import { ByteReader } from './byte-reader';
 import { ContainerLimitError, MalformedContainerError } from './container-errors';
 import { decoderReason, displayedSize, effectiveOrientation, frameCount, openImage, readMetadata } from './decode';
 import { jpegFrameMarker } from './jpeg-frame-marker';
+import { jpegSkeleton } from './jpeg-skeleton';
 import { verifyPngChunks } from './png-chunks';
 import { detectFileType, FORMAT_NAMES, SNIFF_BYTES, sniffImageType } from './sniff';
 import type { ImageProbe, SniffedType, SourceFormat } from './types';
@@ -48,15 +49,24 @@ const UNSUPPORTED_JPEG_PROCESSES: Readonly<Record<number, string>> = {
 
 const ACCEPTED_LIST = 'a JPEG, PNG, GIF, WebP, AVIF or TIFF image';
 
+/** What was learnt from an upload's bytes as they arrived, so validation need not read them again. */
+export interface ArrivedAs {
+  /** The skeleton a JpegSkeletonScanner built from these very bytes, when they are a JPEG that has one. */
+  jpegSkeleton?: Buffer;
+}
+
 /**
  * Validates an upload and describes it, in this order: sniff the bytes, read the header, enforce the pixel
  * limit (before any pixel is decoded), check the container structure, then decode everything cheaply
- * (shrink-on-load into a tiny box) to catch truncated and corrupt files before they are stored.
+ * (shrink-on-load into a tiny box) to catch truncated and corrupt files before they are stored. A baseline JPEG
+ * whose structure shows its data complete decodes as its skeleton instead (see jpegSkeleton): the same verdict for
+ * ~1 ms instead of ~50 ms for 12 MP; a skeleton libvips refuses still gets the full decode, which names the reason.
  *
  * A path is never read into memory: sharp reads the file itself (on libuv threads), and the sniff and the
  * structure checks read it through one 64 KiB window (see ByteReader), a window per event-loop turn. A Buffer
  * goes through the very same windows, so both inputs are judged by the same code.
  * @param input a file path or the file's bytes
+ * @param arrived what was learnt from the same bytes as they arrived (spared from reading them again)
  * @returns type, displayed (auto-oriented) size, EXIF orientation and frame count
  * @throws {UnsupportedTypeError} the bytes are not JPEG/PNG/GIF/WebP/AVIF/TIFF (SVG, HTML, HEIC, lossless JPEG...)
  * @throws {TooManyPixelsError} a frame declares more than `maxInputPixels` pixels, or an animation more than
@@ -65,9 +75,9 @@ const ACCEPTED_LIST = 'a JPEG, PNG, GIF, WebP, AVIF or TIFF image';
  *   has absurdly many chunks or segments (see MAX_PNG_CHUNKS, MAX_JPEG_SEGMENTS_BEFORE_FRAME)
  * @throws the file system's error when `input` is a path that cannot be read (not a validation failure)
  */
-export async function probeImage(input: string | Buffer, opts: ProbeOptions): Promise<ImageProbe> {
-  const { sniffed, meta, pages } = await inspect(input, opts);
-  await validationDecode(input, sniffed, pages, opts);
+export async function probeImage(input: string | Buffer, opts: ProbeOptions, arrived: ArrivedAs = {}): Promise<ImageProbe> {
+  const { sniffed, meta, pages, skeleton } = await inspect(input, opts, arrived);
+  if (!(skeleton && (await decodes(skeleton)))) await validationDecode(input, sniffed, pages, opts);
   return {
     ...sniffed,
     ...displayedSize(meta),
@@ -77,7 +87,7 @@ export async function probeImage(input: string | Buffer, opts: ProbeOptions): Pr
 }
 
 /** Every check before the decode. The file is open only for these, so a slow decode holds no descriptor. */
-async function inspect(input: string | Buffer, opts: ProbeOptions) {
+async function inspect(input: string | Buffer, opts: ProbeOptions, arrived: ArrivedAs) {
   const reader = typeof input === 'string' ? await ByteReader.openFile(input) : ByteReader.fromBuffer(input);
   try {
     // A copy: the reader's window is reused by the next read, and the sniffer is asynchronous.
@@ -90,7 +100,8 @@ async function inspect(input: string | Buffer, opts: ProbeOptions) {
     const pages = frameCount(meta);
     checkPixelLimit(meta, pages, opts);
     await checkStructure(reader, sniffed);
-    return { sniffed, meta, pages };
+    const skeleton = sniffed.format === 'jpeg' ? (arrived.jpegSkeleton ?? (await jpegSkeleton(reader))) : undefined;
+    return { sniffed, meta, pages, skeleton };
   } finally {
     await reader.close();
   }
@@ -187,6 +198,17 @@ async function checkStructure(reader: ByteReader, sniffed: SniffedType): Promise
         `Expected a baseline, progressive or arithmetic-coded JPEG; this is a ${unsupported}, which browsers cannot display`,
       );
     }
+  }
+}
+
+/** Whether libvips reads a JPEG skeleton without an error: its tables and headers pass libjpeg's checks. */
+async function decodes(skeleton: Buffer): Promise<boolean> {
+  try {
+    await openImage(skeleton).raw().toBuffer();
+    return true;
+  } catch {
+    // The full decode that follows judges the file itself and reports libvips' reason.
+    return false;
   }
 }
 

@@ -5,6 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { AppError, InvalidImageError, TooManyPixelsError, UnsupportedTypeError } from '@renditions/errors';
 import { jpegSegments } from '../src/jpeg-segments';
 import { probeImage } from '../src/probe';
+import {
+  duplicateJpegSegment,
+  flipBits,
+  maxJpegSegmentLength,
+  mulberry32,
+  randomInt,
+  truncate,
+  type Mutator,
+} from '../../../test/support/mutations';
 import { acceptedCorpusFiles, corpusPath, readCorpus } from './corpus';
 
 const DEFAULT_LIMIT = { maxInputPixels: 100_000_000, maxAnimationFrames: 300, maxAnimationPixels: 150_000_000 };
@@ -166,6 +175,58 @@ describe('probeImage: refused files', () => {
     expect(error).toBeInstanceOf(TooManyPixelsError);
     expect((error as Error).message).toMatch(/Expected an animation of at most 8 frames; this one declares 9 frames of 80x80/);
     await expect(probeImage(readCorpus('formats/hopper.gif'), { ...DEFAULT_LIMIT, maxAnimationFrames: 1 })).resolves.toMatchObject({ pages: 1 });
+  });
+});
+
+describe('probeImage: baseline JPEGs validated by their structure and a skeleton', () => {
+  /** The validation decode of the whole file: the verdict that checking a skeleton must never contradict. */
+  const fullDecodeAccepts = (bytes: Buffer) =>
+    sharp(bytes, { failOn: 'error', limitInputPixels: DEFAULT_LIMIT.maxInputPixels })
+      .resize(64, 64, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
+      .raw()
+      .toBuffer()
+      .then(
+        () => true,
+        () => false,
+      );
+
+  /** Data cut short with an EOI put back: libjpeg pads the rest, and refuses it only when restart markers go missing. */
+  const truncateWithEoi: Mutator = (source, rng) => {
+    const length = randomInt(rng, 1, source.length);
+    return { bytes: Buffer.concat([source.subarray(0, length), Buffer.from([0xff, 0xd9])]), mutation: `truncate+EOI(at ${length})` };
+  };
+
+  it('never accepts a damaged JPEG that a full decode refuses', { timeout: 60_000 }, async () => {
+    const rng = mulberry32(0x6a706567);
+    const mutators = [flipBits(1), flipBits(64), flipBits(2_000), flipBits(4, 2_000), truncate(), truncateWithEoi, duplicateJpegSegment, maxJpegSegmentLength];
+    const sources = ['photos/nikon-e950.jpg', 'photos/DSCN0010.jpg', 'photos/Canon_40D.jpg', 'formats/concert.jpg'];
+    const disagreements: string[] = [];
+    const outcomes = { accepted: 0, refused: 0 };
+    for (const file of sources) {
+      for (const mutator of mutators) {
+        for (let i = 0; i < 6; i++) {
+          const mutant = mutator(readCorpus(file), rng);
+          if (!mutant) continue;
+          const accepted = await probeImage(mutant.bytes, DEFAULT_LIMIT).then(() => true, () => false);
+          outcomes[accepted ? 'accepted' : 'refused'] += 1;
+          if (accepted && !(await fullDecodeAccepts(mutant.bytes))) disagreements.push(`${file} ${mutant.mutation}`);
+        }
+      }
+    }
+    expect(disagreements).toEqual([]);
+    // Both verdicts were exercised, each many times.
+    expect(outcomes.accepted).toBeGreaterThan(40);
+    expect(outcomes.refused).toBeGreaterThan(40);
+  });
+
+  it('still refuses a JPEG whose restart markers went missing with the data around them, as a full decode does', async () => {
+    // A restart marker every 4 MCUs: libjpeg warns at each of the thousands it misses, and libvips gives up.
+    const photo = readCorpus('photos/42_IndexError.jpg');
+    const cut = Buffer.concat([photo.subarray(0, Math.floor(photo.length / 2)), Buffer.from([0xff, 0xd9])]);
+    expect(await fullDecodeAccepts(cut)).toBe(false);
+    const error = await probeError(cut);
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as Error).message).toMatch(/Expected complete JPEG image data; decoding failed/);
   });
 });
 

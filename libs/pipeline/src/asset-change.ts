@@ -1,7 +1,8 @@
-import { lockLiveAsset, setStageStatus, storeAssetStatus, type Asset, type Executor } from '@renditions/db';
+import { listRenditions, lockLiveAsset, setStageStatus, storeAssetStatus, type Asset, type Executor } from '@renditions/db';
 import { SETTLED_EVENT_TYPE, type ImageEventType } from '@renditions/events';
 import { loadAssetView } from './images';
 import { deliverAnnouncement, recordAssetAnnouncement } from './notify';
+import { purgeStandIns, replacedStandIns } from './purge-stand-ins';
 import type { Services } from './services';
 import { deriveAssetStatus } from './status';
 
@@ -20,13 +21,16 @@ export interface AssetChange {
  * The one way a status changes: under a lock on the live asset (so a delete or a takedown cannot interleave),
  * record the change, store the derived status when the image has settled (or settles now, or was rejected), and
  * record its announcement in the outbox; deliver it after the commit. The stored status therefore never
- * disagrees with the derived one, also when a failed job is retried by hand after the image settled.
+ * disagrees with the derived one, also when a failed job is retried by hand after the image settled. What the
+ * change made ready is then purged from the CDN, whose brief copies of the stand-ins would otherwise linger.
  * Returns false when the asset is gone, being deleted or rejected, or `record` refused: nothing changed.
  */
 export async function commitAssetChange(services: Services, assetId: string, change: AssetChange): Promise<boolean> {
-  const announcement = await services.db.transaction(async (tx) => {
+  const committed = await services.db.transaction(async (tx) => {
     const asset = await lockLiveAsset(tx, assetId);
     if (!asset || asset.moderationVerdict === 'reject') return undefined;
+    // What the CDN routes answered from before, to tell which answers this change makes final (with a CDN only).
+    const renditionsBefore = change.record && services.cdn.active ? await listRenditions(tx, assetId) : undefined;
     if (change.record && (await change.record(tx, asset)) === false) return undefined;
     if (change.completesStage) await setStageStatus(tx, assetId, change.completesStage, 'ready');
     const types = [...(change.announce ?? [])];
@@ -39,10 +43,14 @@ export async function commitAssetChange(services: Services, assetId: string, cha
       if (!types.includes('image.updated')) types.push('image.updated');
       types.push(SETTLED_EVENT_TYPE[status]);
     }
+    const standIns = renditionsBefore
+      ? await replacedStandIns(tx, services.config.publicBaseUrl, { asset, renditions: renditionsBefore }, view)
+      : [];
     // The view read above is what the events present: storing the status changes no field they carry.
-    return recordAssetAnnouncement(tx, services, view, types);
+    return { announcement: await recordAssetAnnouncement(tx, services, view, types), standIns };
   });
-  if (!announcement) return false;
-  await deliverAnnouncement(services, announcement);
+  if (!committed) return false;
+  await deliverAnnouncement(services, committed.announcement);
+  purgeStandIns(services, committed.standIns);
   return true;
 }

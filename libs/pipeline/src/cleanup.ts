@@ -11,7 +11,7 @@ import {
 } from '@renditions/db';
 import type { CleanupJobData, JobOutcome } from '@renditions/queue';
 import { storageKeys } from './keys';
-import { imagePublicUrls } from './public-urls';
+import { imageCachedCopies } from './public-urls';
 import type { Services } from './services';
 
 /**
@@ -30,7 +30,7 @@ async function cleanUpDeletedImage(services: Services, imageId: string): Promise
   const image = await findImage(services.db, imageId);
   if (!image?.deletedAt || image.cleanedAt) return { outcome: 'skipped', detail: 'nothing to clean up' };
   const asset = image.assetId ? await findAsset(services.db, image.assetId) : undefined;
-  await services.cdn.purge(imagePublicUrls(services.config.publicBaseUrl, image.id, asset?.ext));
+  await services.cdn.purge(imageCachedCopies(services.config.publicBaseUrl, image.id, asset?.ext));
   if (asset?.deletingAt) {
     await removeObjects(services, asset.id, await recordedKeys(services, asset));
     await removeAssetRow(services.db, asset.id);
@@ -51,7 +51,7 @@ async function takeDown(services: Services, assetId: string): Promise<JobOutcome
   await forgetDerivedObjects(services.db, assetId);
   await removeObjects(services, assetId, keys);
   const images = await listLiveImagesOfAsset(services.db, assetId);
-  await services.cdn.purge(images.flatMap((image) => imagePublicUrls(services.config.publicBaseUrl, image.id, asset.ext)));
+  await services.cdn.purge(images.flatMap((image) => imageCachedCopies(services.config.publicBaseUrl, image.id, asset.ext)));
   await markTakenDown(services.db, assetId);
   return { outcome: 'done' };
 }

@@ -1,21 +1,24 @@
+import { z } from 'zod';
 import { listWebhookDeliveries } from '@renditions/db';
 import { assertOwnerAccess, findLiveImage, type OwnerAccess } from './images';
 import type { Services } from './services';
 
 /** One webhook delivery attempt as the API shows it. */
-export interface DeliveryResource {
-  /** The `webhook-id` header: the same across the attempts of one event. */
-  event_id: string;
-  event_type: string;
-  url: string;
-  attempt: number;
-  /** `null` when no answer came (timeout, connection refused, refused address). */
-  status_code: number | null;
-  latency_ms: number | null;
-  error: string | null;
-  succeeded: boolean;
-  created_at: string;
-}
+export const deliveryResourceSchema = z
+  .object({
+    event_id: z.string().meta({ description: 'The `webhook-id` header: the same across the attempts of one event' }),
+    event_type: z.string(),
+    url: z.string(),
+    attempt: z.int().positive(),
+    status_code: z.int().nullable().meta({ description: '`null` when no answer came (timeout, connection refused, refused address)' }),
+    latency_ms: z.int().nonnegative().nullable(),
+    error: z.string().nullable(),
+    succeeded: z.boolean(),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Delivery' });
+
+export type DeliveryResource = z.infer<typeof deliveryResourceSchema>;
 
 /**
  * The webhook delivery log of an image, newest first: one entry per attempt, so an uploader can see why their

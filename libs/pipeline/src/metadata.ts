@@ -1,22 +1,36 @@
+import { z } from 'zod';
 import type { PrivateMetadata } from '@renditions/imaging';
 import { assertOwnerAccess, loadImage, type OwnerAccess } from './images';
 import type { Services } from './services';
 
 /** The private metadata as the API shows it; never part of the image resource, events or webhooks. */
-export interface MetadataResource {
-  id: string;
-  /** `null` until the strip stage has read the original (and for good if that stage failed). */
-  metadata: {
-    camera_make: string | null;
-    camera_model: string | null;
-    lens_make: string | null;
-    lens_model: string | null;
-    taken_at: string | null;
-    gps: { latitude: number; longitude: number; altitude: number | null } | null;
-    orientation: number | null;
-    exposure: { iso: number | null; f_number: number | null; exposure_time: number | null; focal_length: number | null } | null;
-  } | null;
-}
+export const metadataResourceSchema = z
+  .object({
+    id: z.string(),
+    metadata: z
+      .object({
+        camera_make: z.string().nullable(),
+        camera_model: z.string().nullable(),
+        lens_make: z.string().nullable(),
+        lens_model: z.string().nullable(),
+        taken_at: z.string().nullable(),
+        gps: z.object({ latitude: z.number(), longitude: z.number(), altitude: z.number().nullable() }).nullable(),
+        orientation: z.int().nullable(),
+        exposure: z
+          .object({
+            iso: z.number().nullable(),
+            f_number: z.number().nullable(),
+            exposure_time: z.number().nullable(),
+            focal_length: z.number().nullable(),
+          })
+          .nullable(),
+      })
+      .nullable()
+      .meta({ description: '`null` until the strip stage has read the original (and for good if that stage failed)' }),
+  })
+  .meta({ id: 'ImageMetadata' });
+
+export type MetadataResource = z.infer<typeof metadataResourceSchema>;
 
 /**
  * What the original's EXIF said (camera, lens, capture time, GPS position, exposure) before it was stripped

@@ -1,4 +1,5 @@
-import { ACCEPTED_FORMATS, RENDITION_FORMATS, RENDITION_SIZES } from '@renditions/imaging';
+import { ACCEPTED_FORMATS, RENDITION_FORMATS, RENDITION_SIZES, type RenditionFormat, type RenditionSize } from '@renditions/imaging';
+import { FORMAT_CLASS_ACCEPTS, negotiateFormats } from './negotiate-format';
 
 /** Other spellings an original is served under, each mapped to the stored extension. */
 export const EXT_ALIASES: Record<string, string> = { jpeg: 'jpg', tiff: 'tif' };
@@ -13,15 +14,51 @@ const STORED_EXT: Record<(typeof ACCEPTED_FORMATS)[number], string> = {
   tiff: 'tif',
 };
 
-/**
- * Every URL a CDN may have cached for one upload: the original under each spelling of its extension (every
- * extension when the asset is gone and its own is unknown), and the 18 renditions.
- */
-export function imagePublicUrls(baseUrl: string, imageId: string, ext?: string): string[] {
+/** A copy a CDN may hold: a URL, and for a negotiated URL the Accept header of the format class it was cached for. */
+export interface CachedCopy {
+  url: string;
+  accept?: string;
+}
+
+/** The original's URL under each spelling of its extension (of every extension when it is unknown). */
+function originalUrls(baseUrl: string, imageId: string, ext?: string): string[] {
   const exts = ext ? [ext] : Object.values(STORED_EXT);
   const spellings = exts.flatMap((stored) => [stored, ...Object.keys(EXT_ALIASES).filter((alias) => EXT_ALIASES[alias] === stored)]);
-  return [
-    ...spellings.map((spelling) => `${baseUrl}/i/${imageId}.${spelling}`),
+  return spellings.map((spelling) => `${baseUrl}/i/${imageId}.${spelling}`);
+}
+
+/**
+ * Every copy a CDN may have cached for one upload: the original under each spelling of its extension (every
+ * extension when the asset is gone and its own is unknown), the 18 renditions, their Imgur-style names
+ * (`/i/<id>m.jpg`), and each size's negotiated URL (`/i/<id>/m`) once per format class.
+ */
+export function imageCachedCopies(baseUrl: string, imageId: string, ext?: string): CachedCopy[] {
+  const urls = [
+    ...originalUrls(baseUrl, imageId, ext),
     ...RENDITION_SIZES.flatMap((size) => RENDITION_FORMATS.map((format) => `${baseUrl}/i/${imageId}/${size}.${format}`)),
+    ...RENDITION_SIZES.map((size) => `${baseUrl}/i/${imageId}${size}.jpg`),
   ];
+  const negotiated = RENDITION_SIZES.flatMap((size) =>
+    FORMAT_CLASS_ACCEPTS.map((accept) => ({ url: `${baseUrl}/i/${imageId}/${size}`, accept })),
+  );
+  return [...urls.map((url) => ({ url })), ...negotiated];
+}
+
+/** The copies of the original's URLs, under each spelling of its extension. */
+export function originalCachedCopies(baseUrl: string, imageId: string, ext: string): CachedCopy[] {
+  return originalUrls(baseUrl, imageId, ext).map((url) => ({ url }));
+}
+
+/**
+ * The copies of every URL that answers with one rendition once it is ready: its own, Imgur's name for a JPEG
+ * (`/i/<id>m.jpg`), and the negotiated `/i/<id>/<size>` of each format class that takes the format (until then
+ * that class's copy held a stand-in).
+ */
+export function renditionCachedCopies(baseUrl: string, imageId: string, size: RenditionSize, format: RenditionFormat): CachedCopy[] {
+  const urls = [`${baseUrl}/i/${imageId}/${size}.${format}`, ...(format === 'jpg' ? [`${baseUrl}/i/${imageId}${size}.jpg`] : [])];
+  const negotiated = FORMAT_CLASS_ACCEPTS.filter((accept) => negotiateFormats(accept).includes(format)).map((accept) => ({
+    url: `${baseUrl}/i/${imageId}/${size}`,
+    accept,
+  }));
+  return [...urls.map((url) => ({ url })), ...negotiated];
 }

@@ -1,5 +1,5 @@
 import type { Asset, AssetStage, Image, Rendition } from '@renditions/db';
-import { RENDITION_FORMATS, RENDITION_SIZES, phashToHex } from '@renditions/imaging';
+import { RENDITION_FORMATS, RENDITION_SIZES, phashToHex, type RenditionFormat, type RenditionSize } from '@renditions/imaging';
 import type { ImageResource } from './image-resource';
 import { deriveAssetStatus, reportedStages } from './status';
 
@@ -39,8 +39,9 @@ export function presentImage(baseUrl: string, image: Image, { asset, stages, ren
     stages: reportedStages(stages),
     moderation: { verdict: asset.moderationVerdict, reason: asset.moderationReason },
     renditions: ordered.map((rendition) => ({
-      size: rendition.size,
-      format: rendition.format,
+      // Text columns, written only from the rendition plan's sizes and formats.
+      size: rendition.size as RenditionSize,
+      format: rendition.format as RenditionFormat,
       width: rendition.width,
       height: rendition.height,
       status: rendition.status,

@@ -1,8 +1,10 @@
-import { findRendition, type Asset } from '@renditions/db';
+import type { Asset, Rendition } from '@renditions/db';
 import { GoneError, NotFoundError, UnavailableForLegalReasonsError } from '@renditions/errors';
-import { RENDITION_FORMATS, RENDITION_SIZES, renditionMime } from '@renditions/imaging';
+import { RENDITION_FORMATS, RENDITION_SIZES, renditionMime, type RenditionFormat } from '@renditions/imaging';
 import { loadImage } from './images';
+import { negotiateFormats } from './negotiate-format';
 import { stripOnTheFly } from './on-the-fly-strip';
+import { EXT_ALIASES } from './public-urls';
 import type { Services } from './services';
 
 export const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -20,12 +22,9 @@ export interface ServedImage {
   renditionStatus?: string;
 }
 
-/** Other spellings an original is served under, each mapped to the stored extension. */
-import { EXT_ALIASES } from './public-urls';
-
 /** `GET /i/:id.:ext`: the metadata-free original; cached for good once the stripped copy is stored. */
 export async function resolveOriginal(services: Services, id: string, ext: string): Promise<ServedImage> {
-  const asset = await loadServableAsset(services, id);
+  const { asset } = await loadServableImage(services, id);
   if ((EXT_ALIASES[ext] ?? ext) !== asset.ext) throw new NotFoundError(`Image "${id}" has no .${ext} original`);
   return metadataFreeOriginal(services, asset);
 }
@@ -37,34 +36,71 @@ export async function resolveRendition(
   size: string,
   format: string,
 ): Promise<ServedImage> {
-  if (!RENDITION_SIZES.includes(size as never) || !RENDITION_FORMATS.includes(format as never)) {
-    throw new NotFoundError(`No rendition "${size}.${format}"; sizes are ${RENDITION_SIZES.join(', ')}`);
+  if (!RENDITION_FORMATS.includes(format as never)) {
+    throw new NotFoundError(`No rendition "${size}.${format}"; formats are ${RENDITION_FORMATS.join(', ')}`);
   }
-  const asset = await loadServableAsset(services, id);
-  const rendition = await findRendition(services.db, asset.id, size, format);
-  if (!rendition) throw new NotFoundError(`No rendition "${size}.${format}" for image "${id}"`);
-  if (rendition.status === 'ready' && rendition.storageKey && rendition.etag) {
-    return {
-      body: { kind: 'stored', key: rendition.storageKey, size: rendition.bytes ?? 0 },
-      etag: rendition.etag,
-      contentType: renditionMime(rendition.format as never),
-      cacheControl: CACHE_IMMUTABLE,
-      renditionStatus: 'ready',
-    };
-  }
-  const original = await metadataFreeOriginal(services, asset);
-  return { ...original, cacheControl: CACHE_SHORT, renditionStatus: rendition.status };
+  return resolveBestReady(services, id, size, [format as RenditionFormat]);
 }
 
-async function loadServableAsset(services: Services, id: string): Promise<Asset> {
-  const { asset } = await loadImage(services, id).catch((error: unknown) => {
+/**
+ * `GET /i/:id/:size`: the rendition in the best format the `Accept` header names (negotiateFormats). While that one
+ * is not ready, the best ready format the client also takes stands in for it, else the metadata-free original; both
+ * briefly cached, as the answer changes once it is ready.
+ */
+export async function resolveNegotiatedRendition(
+  services: Services,
+  id: string,
+  size: string,
+  accept: string | undefined,
+): Promise<ServedImage> {
+  return resolveBestReady(services, id, size, negotiateFormats(accept));
+}
+
+/** The first of `formats` (best first) is the one asked for; the others may stand in while it is not ready. */
+async function resolveBestReady(
+  services: Services,
+  id: string,
+  size: string,
+  formats: RenditionFormat[],
+): Promise<ServedImage> {
+  if (!RENDITION_SIZES.includes(size as never)) {
+    throw new NotFoundError(`No rendition size "${size}"; sizes are ${RENDITION_SIZES.join(', ')}`);
+  }
+  const { asset, renditions } = await loadServableImage(services, id);
+  const candidates = formats.flatMap((format) => renditions.find((r) => r.size === size && r.format === format) ?? []);
+  const wanted = candidates[0];
+  if (!wanted || wanted.format !== formats[0]) throw new NotFoundError(`No rendition "${size}.${formats[0]}" for image "${id}"`);
+  const ready = candidates.find(isServable);
+  if (ready === wanted) return storedRendition(ready);
+  const standIn = ready ? storedRendition(ready) : await metadataFreeOriginal(services, asset);
+  return { ...standIn, cacheControl: CACHE_SHORT, renditionStatus: wanted.status };
+}
+
+type ServableRendition = Rendition & { storageKey: string; etag: string };
+
+function isServable(rendition: Rendition): rendition is ServableRendition {
+  return rendition.status === 'ready' && rendition.storageKey !== null && rendition.etag !== null;
+}
+
+function storedRendition(rendition: ServableRendition): ServedImage {
+  return {
+    body: { kind: 'stored', key: rendition.storageKey, size: rendition.bytes ?? 0 },
+    etag: rendition.etag,
+    contentType: renditionMime(rendition.format as RenditionFormat),
+    cacheControl: CACHE_IMMUTABLE,
+    renditionStatus: 'ready',
+  };
+}
+
+async function loadServableImage(services: Services, id: string): Promise<{ asset: Asset; renditions: Rendition[] }> {
+  const { asset, renditions } = await loadImage(services, id).catch((error: unknown) => {
     // The CDN does not distinguish deleted from unknown: both are a short-lived 404.
     throw error instanceof GoneError ? new NotFoundError(error.message) : error;
   });
   if (asset.moderationVerdict === 'reject') {
     throw new UnavailableForLegalReasonsError(`Image "${id}" was removed by moderation`);
   }
-  return asset;
+  return { asset, renditions };
 }
 
 async function metadataFreeOriginal(services: Services, asset: Asset): Promise<ServedImage> {

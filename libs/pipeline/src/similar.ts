@@ -1,5 +1,7 @@
-import { findImagesNearPhash, type StepStatus } from '@renditions/db';
+import { z } from 'zod';
+import { findImagesNearPhash } from '@renditions/db';
 import { UnavailableForLegalReasonsError } from '@renditions/errors';
+import { stepStatusSchema } from './image-resource';
 import { loadImage } from './images';
 import { originalUrl } from './resource';
 import type { Services } from './services';
@@ -9,20 +11,22 @@ export const DEFAULT_SIMILAR_DISTANCE = 10;
 export const MAX_SIMILAR_DISTANCE = 32;
 export const SIMILAR_LIMIT = 50;
 
-export interface SimilarImage {
-  id: string;
-  distance: number;
-  url: string;
-}
+const similarImageSchema = z.object({
+  id: z.string(),
+  distance: z.int().min(0).max(MAX_SIMILAR_DISTANCE).meta({ description: 'Differing bits between the two 64-bit perceptual hashes' }),
+  url: z.url().meta({ description: "The other image's original" }),
+});
 
 /**
  * `GET /api/v1/images/:id/similar`. `phash_status` is the image's phash stage: until it is `ready` the list is
  * empty because there is nothing to compare yet, not because nothing is alike, so a client knows to ask again.
  */
-export interface SimilarImages {
-  items: SimilarImage[];
-  phash_status: StepStatus;
-}
+export const similarImagesSchema = z
+  .object({ items: z.array(similarImageSchema).max(SIMILAR_LIMIT), phash_status: stepStatusSchema })
+  .meta({ id: 'SimilarImages' });
+
+export type SimilarImage = z.infer<typeof similarImageSchema>;
+export type SimilarImages = z.infer<typeof similarImagesSchema>;
 
 /**
  * Other live images whose perceptual hash is within `maxDistance` bits of this image's, nearest first (at most

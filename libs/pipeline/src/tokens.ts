@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
-const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+export const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const IMAGE_ID_LENGTH = 7;
 
 /** Imgur-style public id: 7 base62 characters (62^7 ≈ 3.5e12). */
@@ -10,8 +10,11 @@ export function newImageId(): string {
   return id;
 }
 
+/** What an image id can be: exactly IMAGE_ID_LENGTH characters of the alphabet (also the OpenAPI document's rule). */
+export const IMAGE_ID_PATTERN = new RegExp(`^[${ID_ALPHABET}]{${IMAGE_ID_LENGTH}}$`);
+
 export function isWellFormedImageId(id: string): boolean {
-  return id.length === IMAGE_ID_LENGTH && [...id].every((char) => ID_ALPHABET.includes(char));
+  return IMAGE_ID_PATTERN.test(id);
 }
 
 export function newDeleteToken(): string {

@@ -2,7 +2,7 @@ import type { Config } from '@renditions/config';
 import { connectDatabase } from '@renditions/db';
 import { EventBus } from '@renditions/events';
 import type { Logger } from '@renditions/observability';
-import { QueueClient } from '@renditions/queue';
+import { createRedisConnection, QueueClient } from '@renditions/queue';
 import { createStorage } from '@renditions/storage';
 import { createCdnPurger } from './cdn-purge';
 import { flowStages, QUEUE_NAMES, ROOT_STAGE } from './stages';
@@ -15,15 +15,16 @@ export interface ServicesHandle extends Services {
 
 /** Connects everything a process needs; nothing here blocks on a dependency being up. */
 export function createServices(config: Config, logger: Logger): ServicesHandle {
-  const database = connectDatabase(config.databaseUrl);
+  const database = connectDatabase(config.databaseUrl, { max: config.database.poolSize, prepare: config.database.prepare });
   const storage = createStorage(config.storage);
   const queues = new QueueClient({
     redisUrl: config.redisUrl,
+    redisClusterNodes: config.redisClusterNodes,
     prefix: config.queuePrefix,
     queueNames: QUEUE_NAMES,
     flow: { stages: flowStages(config), root: ROOT_STAGE },
   });
-  const events = new EventBus(config.redisUrl, config.queuePrefix);
+  const events = new EventBus((purpose) => createRedisConnection(config, purpose), config.queuePrefix);
   return {
     config,
     logger,

@@ -13,9 +13,9 @@ describe('purgeRequestUrl', () => {
 });
 
 describe('purgeSucceeded', () => {
-  it('accepts purged, not cached, and refreshed-to-451; nothing else', () => {
-    for (const status of [200, 204, 404, 451]) expect(purgeSucceeded(status), String(status)).toBe(true);
-    for (const status of [301, 401, 403, 500, 502]) expect(purgeSucceeded(status), String(status)).toBe(false);
+  it('accepts purged and not cached; nothing else', () => {
+    for (const status of [200, 204, 404]) expect(purgeSucceeded(status), String(status)).toBe(true);
+    for (const status of [301, 401, 403, 451, 500, 502]) expect(purgeSucceeded(status), String(status)).toBe(false);
   });
 });
 
@@ -52,9 +52,20 @@ describe('HttpCdnPurger against a real HTTP server', () => {
       res.writeHead(200).end();
     });
     const { logger, lines } = capturingLogger();
-    await new HttpCdnPurger(base, logger).purge(['http://img.example/i/abc.jpg', 'http://img.example/i/abc/s.avif']);
+    await new HttpCdnPurger(base, logger).purge([{ url: 'http://img.example/i/abc.jpg' }, { url: 'http://img.example/i/abc/s.avif' }]);
     expect(received.sort()).toEqual(['GET /purge/i/abc.jpg', 'GET /purge/i/abc/s.avif']);
     expect(lines).toEqual([]);
+  });
+
+  it("reaches each format class's copy of a negotiated URL with that class's Accept header", async () => {
+    const received: string[] = [];
+    const base = await listen((req, res) => {
+      received.push(`${req.url} ${req.headers.accept}`);
+      res.writeHead(200).end();
+    });
+    const url = 'http://img.example/i/abc/m';
+    await new HttpCdnPurger(base, pino({ level: 'silent' })).purge(['image/avif', 'image/webp', '*/*'].map((accept) => ({ url, accept })));
+    expect(received.sort()).toEqual(['/purge/i/abc/m */*', '/purge/i/abc/m image/avif', '/purge/i/abc/m image/webp']);
   });
 
   it('tries every URL, then throws naming the refused and unanswered ones so the cleanup retries', async () => {
@@ -63,7 +74,7 @@ describe('HttpCdnPurger against a real HTTP server', () => {
       // Anything else hangs.
     });
     const { logger, lines } = capturingLogger();
-    const purging = new HttpCdnPurger(base, logger, 300).purge(['http://img.example/i/refused.jpg', 'http://img.example/i/hangs.jpg']);
+    const purging = new HttpCdnPurger(base, logger, 300).purge([{ url: 'http://img.example/i/refused.jpg' }, { url: 'http://img.example/i/hangs.jpg' }]);
     const error = await purging.then(() => undefined, (caught: unknown) => caught);
     expect(error).toBeInstanceOf(CdnPurgeError);
     expect((error as CdnPurgeError).failedUrls.sort()).toEqual(['http://img.example/i/hangs.jpg', 'http://img.example/i/refused.jpg']);

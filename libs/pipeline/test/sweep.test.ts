@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -188,6 +188,28 @@ describe('sweepStorage on local storage', () => {
 
     expect(report.removed).toEqual([abandoned]);
     expect(await listKeys(storage)).toEqual([inFlight]);
+  });
+
+  it('removes a spool file a crashed upload left long ago, not one of an upload still arriving', async () => {
+    const storage = new LocalStorage(dir);
+    const spool = path.relative(dir, storage.spoolDirectory);
+    const abandoned = `${spool}/upload-${randomUUID()}`;
+    const arriving = `${spool}/upload-${randomUUID()}`;
+    await writeFileAged(abandoned, 2 * HOUR);
+    await writeFileAged(arriving, 0);
+
+    const report = await sweepStorage({ db, storage, logger }, { graceMs: HOUR });
+
+    expect(report.removed).toEqual([abandoned]);
+    expect(await listKeys(storage)).toEqual([arriving]);
+  });
+
+  it('keeps the spool folder when it removes the last file in it: an upload may be about to write there', async () => {
+    const storage = new LocalStorage(dir);
+    await writeFileAged(`${path.relative(dir, storage.spoolDirectory)}/upload-${randomUUID()}`, 2 * HOUR);
+
+    expect((await sweepStorage({ db, storage, logger }, { graceMs: HOUR })).removed).toHaveLength(1);
+    expect(await readdir(dir)).toEqual([path.basename(storage.spoolDirectory)]);
   });
 
   it('works through more objects than one batch, removing exactly the unrecorded ones', async () => {

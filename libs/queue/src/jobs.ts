@@ -7,6 +7,22 @@ export interface AssetJobData {
 }
 
 /**
+ * A backfill re-render (`npm run reprocess`) of an asset on the queue of a stage that renders: what to re-render is
+ * marked on its renditions in the database, so there is one such job per asset and queue at a time.
+ */
+export interface ReprocessJobData {
+  assetId: string;
+  reprocess: true;
+}
+
+/** What a stage's queue carries: a run of the asset's flow, or a backfill re-render. */
+export type StageJobData = AssetJobData | ReprocessJobData;
+
+export function isReprocessJob(data: StageJobData): data is ReprocessJobData {
+  return 'reprocess' in data && data.reprocess;
+}
+
+/**
  * Durable removal work: a deleted image's CDN copies (and its asset, when it was the last upload of it), or a
  * rejected asset's objects and CDN copies. Retried until storage and the CDN accept.
  */
@@ -30,6 +46,10 @@ export type ProcessorFn<Data> = (job: Job<Data, JobOutcome>) => Promise<JobOutco
 /** Deterministic, colon-free job ids make enqueueing idempotent: adding an existing id is a no-op. */
 export function stageJobId(queue: string, data: AssetJobData): string {
   return `${queue}-${data.assetId}-r${data.run}`;
+}
+
+export function reprocessJobId(queue: string, assetId: string): string {
+  return `${queue}-${assetId}-reprocess`;
 }
 
 export function cleanupJobId(data: CleanupJobData): string {

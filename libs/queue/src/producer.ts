@@ -1,12 +1,18 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import pTimeout from 'p-timeout';
-import type { Redis } from 'ioredis';
-import { createRedisConnection } from './connection';
+import { createRedisConnection, type RedisClient, type RedisTarget } from './connection';
 import { assetFlow, JOB_RETENTION, planFlow, type FlowStage } from './flow';
-import { cleanupJobId, stageJobId, type AssetJobData, type CleanupJobData, type WebhookJobData } from './jobs';
+import {
+  cleanupJobId,
+  reprocessJobId,
+  stageJobId,
+  type AssetJobData,
+  type CleanupJobData,
+  type ReprocessJobData,
+  type WebhookJobData,
+} from './jobs';
 
-export interface QueueClientOptions {
-  redisUrl: string;
+export interface QueueClientOptions extends RedisTarget {
   prefix: string;
   /** Every queue name the product uses (stages, cleanup, webhook): the queues this client inspects. */
   queueNames: readonly string[];
@@ -27,6 +33,12 @@ export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
 }
 
+/**
+ * The priority of backfill jobs: BullMQ takes every job added without a priority (new uploads' flows) first, and a
+ * worker keeps these to a share of its slots (WorkerPoolOptions.backgroundLimit).
+ */
+export const BACKFILL_PRIORITY = 1000;
+
 /** Cleanup retries until storage and the CDN accept: the reconciler re-adds one that used up its attempts. */
 const CLEANUP_OPTIONS: JobsOptions = { attempts: 20, backoff: { type: 'exponential', delay: 1000 }, ...JOB_RETENTION };
 
@@ -35,19 +47,21 @@ const CLEANUP_OPTIONS: JobsOptions = { attempts: 20, backoff: { type: 'exponenti
  * webhook deliveries, inspect and drop jobs. Shares one fail-fast connection.
  */
 export class QueueClient {
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly queues: ReadonlyMap<string, Queue>;
   private readonly flows: FlowProducer;
   private readonly commandTimeoutMs: number;
+  private readonly prefix: string;
   private readonly flow?: { stages: readonly FlowStage[]; root: FlowStage };
 
   constructor(options: QueueClientOptions) {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+    this.prefix = options.prefix;
     this.flow = options.flow && {
       stages: options.flow.stages,
       root: planFlow(options.flow.stages, options.flow.root),
     };
-    this.connection = createRedisConnection(options.redisUrl, 'producer');
+    this.connection = createRedisConnection(options, 'producer');
     // Callers see an outage as rejected commands; the owner decides how loudly to log it.
     const onError = options.onError ?? (() => undefined);
     this.connection.on('error', onError);
@@ -90,6 +104,31 @@ export class QueueClient {
     await this.bounded(removeJob(this.queue(root), stageJobId(root, data)), 'remove a job');
   }
 
+  /**
+   * Queues a backfill re-render of an asset on a render stage's queue, below every new upload's job, tried as often
+   * as the stage. Idempotent: a job waiting for the asset re-renders whatever is marked when it runs, one that failed
+   * for good is replaced. Returns whether a job was added.
+   */
+  async enqueueReprocess(queueName: string, assetId: string): Promise<boolean> {
+    const stage = this.requireFlow().stages.find((candidate) => candidate.name === queueName);
+    if (!stage) throw new Error(`Expected a stage's queue for a reprocess but received "${queueName}"`);
+    const queue = this.queue(queueName);
+    const jobId = reprocessJobId(queueName, assetId);
+    const state = await this.bounded(queue.getJobState(jobId), 'read a job state');
+    if (state !== 'unknown' && state !== 'failed' && state !== 'completed') return false;
+    if (state !== 'unknown') await this.bounded(removeJob(queue, jobId), 'remove a job');
+    const data: ReprocessJobData = { assetId, reprocess: true };
+    const options: JobsOptions = {
+      jobId,
+      priority: BACKFILL_PRIORITY,
+      attempts: stage.attempts,
+      backoff: { type: 'exponential', delay: 1000 },
+      ...JOB_RETENTION,
+    };
+    await this.bounded(queue.add('reprocess', data, options), 'enqueue a reprocess');
+    return true;
+  }
+
   /** Idempotent per image or asset; a cleanup that used up its attempts is added afresh. */
   async enqueueCleanup(data: CleanupJobData): Promise<void> {
     const queue = this.queue('cleanup');
@@ -114,8 +153,12 @@ export class QueueClient {
     await this.bounded(this.queue('webhook').add(data.eventType, data, options), 'enqueue a webhook');
   }
 
+  /**
+   * A read of a key under the prefix rather than PING: on a Redis Cluster, PING answers from any node, while this goes
+   * to the node holding the queues' slot, so it fails while that slot has no master (as every enqueue then does).
+   */
   async ping(): Promise<void> {
-    await this.bounded(this.connection.ping(), 'ping');
+    await this.bounded(this.connection.exists(`${this.prefix}:ping`), 'ping');
   }
 
   /** Jobs per queue and state (waiting, active, failed, ...), bounded like every producer call. */
@@ -125,6 +168,10 @@ export class QueueClient {
   }
 
   async close(): Promise<void> {
+    // A queue still starting (on a cluster its first command may wait out a node's connect) would report its failed
+    // start once the connection is gone, when nobody listens any more: an unhandled rejection. Let starts finish.
+    const starting = [this.flows, ...this.queues.values()].map((queue) => queue.waitUntilReady());
+    await this.bounded(Promise.allSettled(starting), 'start the queues').catch(() => undefined);
     await Promise.allSettled([this.flows.close(), ...[...this.queues.values()].map((queue) => queue.close())]);
     this.connection.disconnect();
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { DEFAULT_TIMEOUT_MS, PING_TIMEOUT_MS, withDeadline, type DeadlineOptions } from './deadline';
@@ -8,41 +8,42 @@ import { ObjectNotFoundError, StorageUnavailableError } from './errors';
 import { assertDeletablePrefix } from './prefix';
 import type { ByteRange, ListedObject, ObjectInfo, ObjectStorage, PutOptions } from './types';
 
+/** The folder of the root that spool files are written to (see ObjectStorage.spoolDirectory). */
+const SPOOL_FOLDER = '.spool';
+
 /** Stores objects as files under one root directory, the key being the relative path. */
 export class LocalStorage implements ObjectStorage {
   readonly driver = 'local';
+  readonly spoolDirectory: string;
   private readonly root: string;
   private readonly timeoutMs: number;
 
   constructor(root: string, options: DeadlineOptions = {}) {
     this.root = path.resolve(root);
+    this.spoolDirectory = path.join(this.root, SPOOL_FOLDER);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   async put(key: string, body: Readable | Buffer, _options?: PutOptions): Promise<void> {
     const target = this.pathOf(key);
-    const dir = path.dirname(target);
-    // Same directory as the target so the rename is atomic: readers see the old object or the new one, never a prefix.
-    const temp = path.join(dir, `.${path.basename(target)}.${randomUUID()}.tmp`);
     await this.bounded('put', key, async (signal) => {
-      // A body that stops sending would hold the temp file and its handle open until it ends; past the deadline it ends now.
-      if (!Buffer.isBuffer(body)) addAbortSignal(signal, body);
+      await writeAtomically(target, body, signal);
+      await syncDirectory(path.dirname(target));
+    });
+  }
+
+  async putFile(key: string, file: string, _options?: PutOptions): Promise<void> {
+    const target = this.pathOf(key);
+    await this.bounded('putFile', key, async (signal) => {
+      await syncAsNew(file);
       try {
-        const handle = await createExclusive(temp);
-        try {
-          await writeFile(handle, body, { signal });
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        // The caller was told this write failed once the deadline passed: it must not appear behind their back.
-        signal.throwIfAborted();
-        await rename(temp, target);
+        await linkAtomically(file, target, signal);
       } catch (error) {
-        await rm(temp, { force: true });
-        throw error;
+        // A file on another filesystem (a spool directory outside the root) cannot be linked here: copy it.
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+        await writeAtomically(target, createReadStream(file), signal);
       }
-      await syncDirectory(dir);
+      await syncDirectory(path.dirname(target));
     });
   }
 
@@ -147,8 +148,9 @@ export class LocalStorage implements ObjectStorage {
       if (isMissing(error)) return false;
       throw error;
     }
-    // Best effort, so deleted assets do not leave a tree of empty folders: stops at the first one still in use.
-    for (let folder = path.dirname(file); folder !== this.root; folder = path.dirname(folder)) {
+    // Best effort, so deleted assets do not leave a tree of empty folders: stops at the first one still in use, and
+    // keeps the spool folder, which uploads write into without expecting it to vanish.
+    for (let folder = path.dirname(file); folder !== this.root && folder !== this.spoolDirectory; folder = path.dirname(folder)) {
       if (!(await rmdir(folder).then(() => true, () => false))) break;
     }
     return true;
@@ -194,6 +196,70 @@ async function readFolder(
     }),
   );
   return { objects: objects.filter((object) => object !== null), folders: folders.map((entry) => entry.name) };
+}
+
+/**
+ * Writes `body` next to `target` under a temp name, makes it durable, then renames it over `target`: readers see the
+ * old object or the new one, never a prefix. On failure the temp file is removed.
+ */
+async function writeAtomically(target: string, body: Readable | Buffer, signal: AbortSignal): Promise<void> {
+  // Same directory as the target so the rename is atomic.
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
+  // A body that stops sending would hold the temp file and its handle open until it ends; past the deadline it ends now.
+  if (!Buffer.isBuffer(body)) addAbortSignal(signal, body);
+  try {
+    const handle = await createExclusive(temp);
+    try {
+      await writeFile(handle, body, { signal });
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // The caller was told this write failed once the deadline passed: it must not appear behind their back.
+    signal.throwIfAborted();
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Makes a file's bytes durable before a name points at them, and dates it now: the sweeper's grace for an object not
+ * recorded yet counts from when it was stored, not from when its bytes arrived.
+ */
+async function syncAsNew(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const now = new Date();
+    await handle.utimes(now, now);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Gives `file` the name `target` as well: a hard link under a temp name beside the target, renamed over it, so the
+ * object appears whole or not at all, and replaces an older one as put does. The bytes are not copied.
+ */
+async function linkAtomically(file: string, target: string, signal: AbortSignal): Promise<void> {
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
+  await mkdir(path.dirname(temp), { recursive: true });
+  await link(file, temp).catch(async (error: unknown) => {
+    // A concurrent delete may prune the folder in the instant it is empty, between mkdir and link.
+    if (!isMissing(error)) throw error;
+    await mkdir(path.dirname(temp), { recursive: true });
+    await link(file, temp);
+  });
+  try {
+    // The caller was told this write failed once the deadline passed: it must not appear behind their back.
+    signal.throwIfAborted();
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
 }
 
 /** Creates the temp file of a put, and its folder. */

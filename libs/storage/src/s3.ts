@@ -14,6 +14,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Config } from '@renditions/config';
+import { open } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { DEFAULT_TIMEOUT_MS, PING_TIMEOUT_MS, withDeadline, type DeadlineOptions } from './deadline';
@@ -35,6 +38,8 @@ const NETWORK_ERROR_CODES = new Set([
 
 export class S3Storage implements ObjectStorage {
   readonly driver = 's3';
+  // Nothing can be moved into a bucket: any local folder does, and this one never holds objects.
+  readonly spoolDirectory = path.join(os.tmpdir(), 'renditions-uploads');
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly timeoutMs: number;
@@ -76,6 +81,18 @@ export class S3Storage implements ObjectStorage {
       signal.addEventListener('abort', () => void upload.abort(), { once: true });
       await upload.done();
     });
+  }
+
+  async putFile(key: string, file: string, options: PutOptions): Promise<void> {
+    // Opened first, so a missing file is a rejected call rather than an error event on a stream nobody reads yet.
+    const handle = await open(file, 'r');
+    const body = handle.createReadStream();
+    try {
+      await this.put(key, body, { ...options, contentLength: options.contentLength ?? (await handle.stat()).size });
+    } finally {
+      // An upload that failed or ran out of time may not have read the file to its end: its handle closes here.
+      body.destroy();
+    }
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

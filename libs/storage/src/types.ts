@@ -29,8 +29,21 @@ export interface ListedObject {
  */
 export interface ObjectStorage {
   readonly driver: 'local' | 's3';
+  /**
+   * Where to write a file that is to become an object through {@link putFile}. The local driver's is a folder inside
+   * its root (`.spool/`), on the same filesystem, so the file is linked into place instead of copied; its files are
+   * listed like objects, so the sweeper removes what a crashed process left there. S3's is a folder of the OS temp
+   * directory.
+   */
+  readonly spoolDirectory: string;
   /** Stores a whole object; resolves only once it is durable. A failed write leaves no partial object. */
   put(key: string, body: Readable | Buffer, options: PutOptions): Promise<void>;
+  /**
+   * Stores the file at `file` as an object, durably, as put does; the file stays where it is, the caller's to remove.
+   * The local driver links it into place without copying a byte when it is on the same filesystem (a file of
+   * {@link spoolDirectory}); S3 streams it, in parts when large.
+   */
+  putFile(key: string, file: string, options: PutOptions): Promise<void>;
   /** Streams an object, or one range of it. @throws {ObjectNotFoundError} */
   get(key: string, range?: ByteRange): Promise<Readable>;
   /** Reads a whole object into memory (sources for image processing). @throws {ObjectNotFoundError} */

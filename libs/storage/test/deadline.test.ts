@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,21 @@ async function startBlackHole(): Promise<{ endpoint: string; openConnections(): 
   };
 }
 
+/** Folders of the files fileOf wrote, removed after the tests. */
+const fileFolders: string[] = [];
+afterAll(async () => {
+  await Promise.all(fileFolders.map((folder) => rm(folder, { recursive: true, force: true })));
+});
+
+/** A file holding `bytes`, as an upload's spool file. */
+async function fileOf(bytes: Buffer): Promise<string> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'deadline-test-'));
+  fileFolders.push(folder);
+  const file = path.join(folder, 'spooled');
+  await writeFile(file, bytes);
+  return file;
+}
+
 /** A request body that sends one chunk and then nothing, like a client that stopped mid-upload. */
 function stalledBody(): Readable {
   const body = new Readable({ read() {} });
@@ -62,6 +77,8 @@ describe('s3 storage against an endpoint that never answers', () => {
   const calls: Array<{ name: string; call: string; run: (storage: ObjectStorage) => Promise<unknown> }> = [
     { name: 'put', call: 'put "k"', run: (s) => s.put('k', BYTES, OCTETS) },
     { name: 'multipart put', call: 'put "k"', run: (s) => s.put('k', Buffer.alloc(6 * 1024 * 1024), OCTETS) },
+    // A file is stored through put: the deadline names that.
+    { name: 'putFile', call: 'put "k"', run: async (s) => s.putFile('k', await fileOf(Buffer.alloc(6 * 1024 * 1024)), OCTETS) },
     { name: 'get', call: 'get "k"', run: (s) => s.get('k') },
     { name: 'getBuffer', call: 'getBuffer "k"', run: (s) => s.getBuffer('k') },
     { name: 'head', call: 'head "k"', run: (s) => s.head('k') },

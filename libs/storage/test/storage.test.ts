@@ -1,5 +1,6 @@
 import { createCipheriv, createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -164,6 +165,36 @@ describe.each([
     await expect(storage.ping()).resolves.toBeUndefined();
   });
 
+  describe('putFile', () => {
+    /** A file in the storage's spool directory, as an upload leaves it. */
+    async function spooled(bytes: Buffer = BYTES): Promise<string> {
+      await mkdir(storage.spoolDirectory, { recursive: true });
+      const file = path.join(storage.spoolDirectory, `upload-${randomUUID()}`);
+      await writeFile(file, bytes);
+      return file;
+    }
+
+    it('stores a spooled file, leaving the file to the caller', async () => {
+      const file = await spooled();
+      await storage.putFile('assets/abc/original', file, { ...OCTETS, contentLength: BYTES.length });
+      await rm(file);
+      expect(await storage.getBuffer('assets/abc/original')).toEqual(BYTES);
+      expect(await keysOf(storage.list('assets/'))).toEqual(['assets/abc/original']);
+    });
+
+    it('replaces an object, as put does', async () => {
+      await storage.put('assets/abc/original', Buffer.from('older'), OCTETS);
+      await storage.putFile('assets/abc/original', await spooled(), OCTETS);
+      expect(await storage.getBuffer('assets/abc/original')).toEqual(BYTES);
+    });
+
+    it('stores nothing and leaves a file it could not read', async () => {
+      const missing = path.join(storage.spoolDirectory, 'never-written');
+      await expect(storage.putFile('assets/abc/original', missing, OCTETS)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await storage.head('assets/abc/original')).toBeNull();
+    });
+  });
+
   describe('listing and deleting by prefix', () => {
     const KEYS = ['assets/abc/original', 'assets/abc/renditions/webp', 'assets/abd/original', 'originals/x'];
     beforeEach(async () => {
@@ -274,6 +305,70 @@ describe('local storage', () => {
     expect(await storage.getBuffer('assets/abd/original')).toEqual(BYTES);
   });
 
+  describe('putFile', () => {
+    async function spooledIn(directory: string): Promise<string> {
+      await mkdir(directory, { recursive: true });
+      const file = path.join(directory, `upload-${randomUUID()}`);
+      await writeFile(file, BYTES);
+      return file;
+    }
+
+    it('links a file of its spool directory into place: the same bytes on disk, not a copy', async () => {
+      const storage = new LocalStorage(dir);
+      const file = await spooledIn(storage.spoolDirectory);
+      const { ino } = await stat(file);
+      await storage.putFile('assets/abc/original', file, OCTETS);
+      expect((await stat(path.join(dir, 'assets/abc/original'))).ino).toBe(ino);
+      // No temp name is left beside it; the spool file is the caller's to remove, and removing it keeps the object.
+      expect(await readdir(path.join(dir, 'assets/abc'))).toEqual(['original']);
+      await rm(file);
+      expect(await storage.getBuffer('assets/abc/original')).toEqual(BYTES);
+    });
+
+    it('dates the stored object now, not when its bytes arrived, so the sweeper grace starts at the store', async () => {
+      const storage = new LocalStorage(dir);
+      const file = await spooledIn(storage.spoolDirectory);
+      const dayAgo = new Date(Date.now() - 24 * 3600_000);
+      await utimes(file, dayAgo, dayAgo);
+      await storage.putFile('assets/abc/original', file, OCTETS);
+      const [stored] = await listAll(storage.list('assets/'));
+      expect(Math.abs(stored!.lastModified.getTime() - Date.now())).toBeLessThan(60_000);
+    });
+
+    // /dev/shm is a tmpfs on Linux: another filesystem than the temp directory's disk, so rename fails with EXDEV.
+    const otherFilesystem = existsSync('/dev/shm') ? '/dev/shm' : undefined;
+    it.skipIf(!otherFilesystem)('copies a file from another filesystem, then removes it', async () => {
+      const storage = new LocalStorage(dir);
+      const elsewhere = await mkdtemp(path.join(otherFilesystem!, 'spool-'));
+      try {
+        if ((await stat(elsewhere)).dev === (await stat(dir)).dev) return;
+        const file = await spooledIn(elsewhere);
+        await storage.putFile('assets/abc/original', file, OCTETS);
+        expect((await stat(path.join(dir, 'assets/abc/original'))).ino).not.toBe((await stat(file)).ino);
+        expect(await storage.getBuffer('assets/abc/original')).toEqual(BYTES);
+        expect(await readdir(path.join(dir, 'assets/abc'))).toEqual(['original']);
+      } finally {
+        await rm(elsewhere, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a bad key before touching the file', async () => {
+      const storage = new LocalStorage(dir);
+      const file = await spooledIn(storage.spoolDirectory);
+      await expect(storage.putFile('../escape', file, OCTETS)).rejects.toThrow('Invalid storage key');
+      expect(existsSync(file)).toBe(true);
+    });
+  });
+
+  it('lists what is left in its spool directory, and keeps that folder when the last spool file goes', async () => {
+    const storage = new LocalStorage(dir);
+    await mkdir(storage.spoolDirectory);
+    await writeFile(path.join(storage.spoolDirectory, 'upload-left-behind'), 'part');
+    expect(await keysOf(storage.list(''))).toEqual(['.spool/upload-left-behind']);
+    await storage.delete('.spool/upload-left-behind');
+    expect(await readdir(dir)).toEqual(['.spool']);
+  });
+
   it.each(['../', '../x/', '/etc/', 'a//b/'])('refuses to list or delete under the prefix %j', async (prefix) => {
     const storage = new LocalStorage(path.join(dir, 'root'));
     await expect(keysOf(storage.list(prefix))).rejects.toThrow('Invalid storage prefix');
@@ -305,6 +400,16 @@ describe('s3 storage', () => {
     expect(await buffer(await storage.get('originals/big', { start: size - 2, end: size - 1 }))).toEqual(
       Buffer.from([7, 7]),
     );
+  });
+
+  it('streams a spooled file of 12 MB as a multipart upload', async () => {
+    const size = 12 * MB + 123;
+    await mkdir(storage.spoolDirectory, { recursive: true });
+    const file = path.join(storage.spoolDirectory, `upload-${randomUUID()}`);
+    await writeFile(file, await buffer(streamOf(size)));
+    await storage.putFile('originals/big', file, { contentType: 'image/jpeg' });
+    expect(await storage.head('originals/big')).toEqual({ size });
+    expect(sha256(await storage.getBuffer('originals/big'))).toBe(sha256(await buffer(streamOf(size))));
   });
 
   it('aborts a multipart upload whose body fails after the first part', async () => {

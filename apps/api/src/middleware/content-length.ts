@@ -23,9 +23,12 @@ export function closeAfterAnswer(res: Response): void {
  * Refuses an upload whose declared `Content-Length` cannot fit, before a byte of the body is read: a client
  * announcing 2 GB gets its 413 at once, instead of the server reading (or waiting for) the body first.
  * A chunked body has no length up front; `receiveUpload` cuts that one off where it crosses the same limit.
+ * `maxBodyBytes` is larger where the file may come encoded (Imgur's base64).
  */
-export function refuseDeclaredOversize(maxUploadBytes: number): RequestHandler {
-  const maxBodyBytes = maxUploadBodyBytes(maxUploadBytes);
+export function refuseDeclaredOversize(
+  maxUploadBytes: number,
+  maxBodyBytes: number = maxUploadBodyBytes(maxUploadBytes),
+): RequestHandler {
   return (req, res, next) => {
     const declared = Number(req.headers['content-length']);
     if (declared > maxBodyBytes) {

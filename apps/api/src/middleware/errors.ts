@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, Response } from 'express';
 import multer from 'multer';
 import {
   AppError,
@@ -15,6 +15,7 @@ import {
 } from '@renditions/errors';
 import type { Logger } from '@renditions/observability';
 import { asDependencyError } from '@renditions/pipeline';
+import { imgurError, imgurStatus, isImgurRequest } from '../imgur/envelope';
 import { isClientAbort } from './client-abort';
 import { closeAfterAnswer } from './content-length';
 
@@ -88,7 +89,20 @@ export function toAppError(error: unknown): AppError | undefined {
   return dependency instanceof AppError ? dependency : undefined;
 }
 
-/** The one place where errors become the contract's JSON error; unknown errors are logged and answered 500. */
+/**
+ * One mapping of errors to statuses (the types above), two renderings: the contract's JSON error, or Imgur's
+ * envelope for the Imgur-compatible API (/3/), whose clients read nothing else.
+ */
+function sendError(req: Request, res: Response, status: number, code: string, message: string): void {
+  if (isImgurRequest(req)) {
+    const imgur = imgurStatus(status);
+    res.status(imgur).json(imgurError(req, imgur, message));
+    return;
+  }
+  res.status(status).json({ error: { code, message } });
+}
+
+/** The one place where errors become the contract's JSON error (or Imgur's); unknown errors are logged and answered 500. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (rawError, req, res, _next) => {
     const context = { err: rawError, method: req.method, url: req.originalUrl };
@@ -107,7 +121,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const error = toAppError(rawError);
     if (!error) {
       logger.error(context, 'unhandled error');
-      res.status(500).json({ error: { code: 'internal', message: 'Internal server error' } });
+      sendError(req, res, 500, 'internal', 'Internal server error');
       return;
     }
     if (error instanceof UnavailableError || error instanceof RateLimitedError) {
@@ -117,6 +131,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // ends the connection instead of keeping it open until the request timeout.
     if (!req.complete) closeAfterAnswer(res);
     if (error.httpStatus >= 500) logger.warn(context, error.message);
-    res.status(error.httpStatus).json({ error: { code: error.code, message: error.message } });
+    sendError(req, res, error.httpStatus, error.code, error.message);
   };
 }

@@ -1,47 +1,84 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
 import multer, { type StorageEngine } from 'multer';
 import { FileTooLargeError, UnavailableError } from '@renditions/errors';
-import type { ReceivedFile } from '@renditions/pipeline';
+import { inspectArrival, type ReceivedFile } from '@renditions/pipeline';
 import { closeAfterAnswer, maxUploadBodyBytes } from './content-length';
 
 type SpooledFile = Express.Multer.File & ReceivedFile;
 
+/** Where uploads wait on disk while they are received and validated. */
+export const UPLOAD_SPOOL_DIRECTORY = path.join(os.tmpdir(), 'renditions-uploads');
+
 /**
- * A multer storage engine that spools the file to a temporary file while hashing it, so a 20 MB upload never
- * sits in memory and its SHA-256 is known the moment the last byte arrives.
+ * Writes bytes to a new temporary file while hashing and counting them, so an upload never sits in memory and its
+ * SHA-256 is known the moment the last byte arrives. The same pass builds a JPEG's skeleton, so that validating it
+ * reads no more of the file (see inspectArrival). Every upload route spools through this, whatever the bytes
+ * came as (a multipart file, decoded base64, a fetched URL). On any failure the partial file is removed.
+ * @throws {FileTooLargeError} more than `maxBytes` arrived (reading stops there)
  */
+export async function spoolToFile(
+  source: AsyncIterable<Uint8Array>,
+  options: { directory?: string; maxBytes?: number } = {},
+): Promise<ReceivedFile> {
+  const directory = options.directory ?? UPLOAD_SPOOL_DIRECTORY;
+  const maxBytes = options.maxBytes ?? Infinity;
+  const spoolPath = path.join(directory, `upload-${randomUUID()}`);
+  const hash = createHash('sha256');
+  const inspection = inspectArrival();
+  let bytes = 0;
+  let file: FileHandle | undefined;
+  try {
+    await mkdir(directory, { recursive: true });
+    file = await open(spoolPath, 'wx');
+    await pipeline(
+      source,
+      async function* (chunks: AsyncIterable<Uint8Array>) {
+        for await (const chunk of chunks) {
+          bytes += chunk.length;
+          if (bytes > maxBytes) throw new FileTooLargeError(`The image is larger than the limit of ${maxBytes} bytes`);
+          hash.update(chunk);
+          inspection.push(chunk);
+          yield chunk;
+        }
+      },
+      file.createWriteStream({ autoClose: false }),
+    );
+  } catch (error) {
+    await file?.close().catch(() => undefined);
+    await unlink(spoolPath).catch(() => undefined);
+    throw error;
+  }
+  flushInBackground(file);
+  return { path: spoolPath, bytes, sha256: hash.digest('hex'), ...inspection.findings() };
+}
+
+/**
+ * Starts writing a complete spool file back to disk while the upload is validated, then closes it: storing it
+ * durably (ObjectStorage.putFile syncs it) then has little left to wait for. Only a head start: a failure here
+ * shows again in that sync, which reports it.
+ */
+function flushInBackground(file: FileHandle): void {
+  void file
+    .datasync()
+    .catch(() => undefined)
+    .then(() => file.close())
+    .catch(() => undefined);
+}
+
+/** A multer storage engine that spools the file with {@link spoolToFile}. */
 class HashingSpoolStorage implements StorageEngine {
   constructor(private readonly directory: string) {}
 
   _handleFile(_req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<SpooledFile>) => void) {
-    const spoolPath = path.join(this.directory, `upload-${randomUUID()}`);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    mkdir(this.directory, { recursive: true })
-      .then(() =>
-        pipeline(
-          file.stream,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              hash.update(chunk);
-              bytes += chunk.length;
-              yield chunk;
-            }
-          },
-          createWriteStream(spoolPath),
-        ),
-      )
-      .then(() => callback(null, { path: spoolPath, size: bytes, bytes, sha256: hash.digest('hex') }))
-      .catch((error: unknown) => {
-        void unlink(spoolPath).catch(() => undefined);
-        callback(error);
-      });
+    spoolToFile(file.stream, { directory: this.directory }).then(
+      (spooled) => callback(null, { ...spooled, size: spooled.bytes }),
+      (error: unknown) => callback(error),
+    );
   }
 
   _removeFile(_req: Request, file: Express.Multer.File, callback: (error: Error | null) => void) {
@@ -54,6 +91,10 @@ class HashingSpoolStorage implements StorageEngine {
 
 export interface ReceiveUploadOptions {
   maxUploadBytes: number;
+  /**
+   * Where the file is spooled: the storage's spool directory (ObjectStorage.spoolDirectory), so that storing it is a
+   * link rather than a copy. The OS temp directory by default.
+   */
   spoolDirectory?: string;
   /**
    * Runs once the whole body is on disk, before `next`: where an upload waits for its turn to be validated
@@ -75,7 +116,7 @@ export const MAX_UPLOADS_RECEIVING = 256;
 
 export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
   const parse = multer({
-    storage: new HashingSpoolStorage(options.spoolDirectory ?? path.join(os.tmpdir(), 'renditions-uploads')),
+    storage: new HashingSpoolStorage(options.spoolDirectory ?? UPLOAD_SPOOL_DIRECTORY),
     limits: { fileSize: options.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   }).single('image');
   const maxBodyBytes = maxUploadBodyBytes(options.maxUploadBytes);
@@ -127,7 +168,7 @@ export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
 
 export function receivedFile(req: Request): ReceivedFile | undefined {
   const file = req.file as SpooledFile | undefined;
-  return file ? { path: file.path, bytes: file.bytes, sha256: file.sha256 } : undefined;
+  return file ? { path: file.path, bytes: file.bytes, sha256: file.sha256, jpegSkeleton: file.jpegSkeleton } : undefined;
 }
 
 export async function discardReceivedFile(req: Request): Promise<void> {

@@ -166,11 +166,12 @@ export function uploadGate(services: Services): UploadGate {
  * What every upload route runs before it reads the body, in this order: the rate limit (first, so that every answer,
  * a 413 too, carries the RateLimit fields), a declared Content-Length that cannot fit (413 before reading), and the
  * per-client cap on uploads at once. The route then receives with `receiveUpload({ admit: uploadGate(services).admit })`.
+ * `maxBodyBytes`: the largest body the route reads, when the file may come encoded (default: the file plus framing).
  */
-export function uploadGuards(services: Services): RequestHandler[] {
+export function uploadGuards(services: Services, maxBodyBytes?: number): RequestHandler[] {
   return [
     uploadRateLimit(services),
-    refuseDeclaredOversize(services.config.limits.maxUploadBytes),
+    refuseDeclaredOversize(services.config.limits.maxUploadBytes, maxBodyBytes),
     uploadGate(services).perClient,
   ];
 }

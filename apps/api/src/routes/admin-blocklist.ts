@@ -8,7 +8,7 @@ import { rejectMalformedBlocklistId } from '../middleware/validate-id';
 
 const BLOCKLIST_PATH = '/api/v1/admin/blocklist';
 
-const blockBody = z
+export const blockBody = z
   .object({
     phash: storableText('phash', z.string().regex(/^[0-9a-fA-F]{16}$/, 'expected 16 hex digits')).optional(),
     image_id: storableText('image_id', z.string().min(1).max(64)).optional(),
@@ -17,7 +17,9 @@ const blockBody = z
   .strict()
   .refine((body) => (body.phash === undefined) !== (body.image_id === undefined), {
     message: 'send either "phash" (16 hex digits) or "image_id", not both',
-  });
+  })
+  // The refinement as JSON Schema, for the OpenAPI document (zod cannot render a refinement).
+  .meta({ override: { oneOf: [{ required: ['phash'] }, { required: ['image_id'] }] } });
 
 /**
  * The perceptual-hash blocklist, for admins: near-duplicates of a blocked hash are rejected by the moderation

@@ -8,7 +8,7 @@ import { rejectMalformedImageId } from '../middleware/validate-id';
 
 const MODERATION_PATH = '/api/v1/admin/images/:id/moderation';
 
-const verdictBody = z
+export const verdictBody = z
   .object({
     verdict: z.enum(['allow', 'reject', 'review']),
     reason: storableText('reason', z.string().trim().max(1000)).optional(),

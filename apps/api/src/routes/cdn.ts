@@ -1,5 +1,12 @@
 import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
-import { resolveOriginal, resolveRendition, CACHE_SHORT, type Services } from '@renditions/pipeline';
+import {
+  CACHE_SHORT,
+  parseSuffixedName,
+  resolveNegotiatedRendition,
+  resolveOriginal,
+  resolveRendition,
+  type Services,
+} from '@renditions/pipeline';
 import { IMAGE_SECURITY_HEADERS, sendImage } from '../middleware/send-image';
 import { rejectMalformedImageId } from '../middleware/validate-id';
 
@@ -28,7 +35,10 @@ const cdnCors: RequestHandler = (req, res, next) => {
     .end();
 };
 
-/** The origin a CDN sits in front of: originals and renditions by public id. */
+/**
+ * The origin a CDN sits in front of: originals and renditions by public id, renditions also in the format the
+ * client's Accept header prefers and under Imgur's thumbnail names.
+ */
 export function cdnRoutes(services: Services): Router {
   const router = Router();
   router.param('id', rejectMalformedImageId);
@@ -36,6 +46,18 @@ export function cdnRoutes(services: Services): Router {
   router.get('/i/:id/:size.:format', async (req, res) => {
     const { id, size, format } = req.params;
     await sendImage(req, res, await resolveRendition(services, id, size, format), services.storage);
+  });
+  router.get('/i/:id/:size', async (req, res) => {
+    // On every answer, errors and 304s included: a cache must keep one copy per format the header can pick.
+    res.vary('Accept');
+    const { id, size } = req.params;
+    await sendImage(req, res, await resolveNegotiatedRendition(services, id, size, req.get('Accept')), services.storage);
+  });
+  // Imgur's `/i/k3J9xQ2m.jpg`; any other name is an original's (`/i/k3J9xQ2.jpg`), or no image at all.
+  router.get('/i/:name.jpg', async (req, res, next) => {
+    const suffixed = parseSuffixedName(req.params.name);
+    if (!suffixed) return next();
+    await sendImage(req, res, await resolveRendition(services, suffixed.id, suffixed.size, 'jpg'), services.storage);
   });
   router.get('/i/:id.:ext', async (req, res) => {
     const { id, ext } = req.params;

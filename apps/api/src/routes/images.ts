@@ -10,7 +10,7 @@ import { translateMultipartErrors } from '../middleware/multipart-errors';
 import { storableText } from '../middleware/text-fields';
 import { rejectMalformedImageId } from '../middleware/validate-id';
 
-const uploadFields = z.object({
+export const uploadFields = z.object({
   title: storableText('title', z.string().trim().max(255, 'title is at most 255 characters')).optional(),
   callback_url: storableText(
     'callback_url',
@@ -30,7 +30,11 @@ export function imageRoutes(services: Services, metrics: Metrics, ownerAccess: O
   const router = Router();
   router.param('id', rejectMalformedImageId);
   const receive = translateMultipartErrors(
-    receiveUpload({ maxUploadBytes: services.config.limits.maxUploadBytes, admit: uploadGate(services).admit }),
+    receiveUpload({
+      maxUploadBytes: services.config.limits.maxUploadBytes,
+      spoolDirectory: services.storage.spoolDirectory,
+      admit: uploadGate(services).admit,
+    }),
   );
 
   router.post('/api/v1/images', ...uploadGuards(services), async (req, res) => {

@@ -4,7 +4,7 @@ import { InvalidRequestError } from '@renditions/errors';
 import { DEFAULT_SIMILAR_DISTANCE, findSimilarImages, MAX_SIMILAR_DISTANCE, type Services } from '@renditions/pipeline';
 import { rejectMalformedImageId } from '../middleware/validate-id';
 
-const similarQuery = z.object({
+export const similarQuery = z.object({
   max_distance: z
     .string()
     .regex(/^\d{1,3}$/)

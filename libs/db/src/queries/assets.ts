@@ -32,18 +32,21 @@ export async function lockLiveAsset(tx: Executor, id: string): Promise<Asset | u
   return row;
 }
 
-/** A new generation with its planned renditions and a pending row per stage. */
+/** A new generation with its planned renditions and a pending row per stage, as inserted (so nothing need read them back). */
 export async function insertAsset(
   tx: Executor,
   asset: NewAsset,
   plannedRenditions: Omit<NewRendition, 'assetId'>[],
   stageNames: readonly string[],
-): Promise<Asset> {
+): Promise<{ asset: Asset; renditions: Rendition[]; stages: AssetStage[] }> {
   const [row] = await tx.insert(assets).values(asset).returning();
   const created = row as Asset;
-  await tx.insert(renditions).values(plannedRenditions.map((rendition) => ({ ...rendition, assetId: created.id })));
-  await tx.insert(assetStages).values(stageNames.map((stage) => ({ assetId: created.id, stage })));
-  return created;
+  const renditionRows = await tx
+    .insert(renditions)
+    .values(plannedRenditions.map((rendition) => ({ ...rendition, assetId: created.id })))
+    .returning();
+  const stageRows = await tx.insert(assetStages).values(stageNames.map((stage) => ({ assetId: created.id, stage }))).returning();
+  return { asset: created, renditions: renditionRows, stages: stageRows };
 }
 
 /** The unique index on live SHA-256s refused a second live generation: someone else created it first. */

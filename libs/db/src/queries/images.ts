@@ -12,6 +12,12 @@ export async function findImage(db: Executor, id: string): Promise<Image | undef
   return row;
 }
 
+/** The upload a delete token was issued for, by the token's hash (the only form in which tokens are stored). */
+export async function findImageByDeleteTokenHash(db: Executor, deleteTokenHash: string): Promise<Image | undefined> {
+  const [row] = await db.select().from(images).where(eq(images.deleteTokenHash, deleteTokenHash)).limit(1);
+  return row;
+}
+
 export async function listLiveImagesOfAsset(db: Executor, assetId: string): Promise<Image[]> {
   return db
     .select()

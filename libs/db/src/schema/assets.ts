@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { assetStatus, moderationVerdict, stepStatus } from './enums';
+import { assetStatus, moderationVerdict, reprocessState, stepStatus } from './enums';
 
 /**
  * One generation of a distinct uploaded content. Identical uploads share the live asset of their SHA-256, its
@@ -104,11 +104,19 @@ export const renditions = pgTable(
     storageKey: text('storage_key'),
     bytes: integer('bytes'),
     etag: text('etag'),
+    /**
+     * A backfill re-render (`npm run reprocess`) of a ready rendition: `requested` until the new bytes are stored
+     * and recorded, then `purging` until the CDN has forgotten the old copy, then null again. The rendition stays
+     * `ready` and served (the old bytes, then the new) throughout.
+     */
+    reprocess: reprocessState('reprocess'),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (table) => [
     primaryKey({ columns: [table.assetId, table.size, table.format] }),
     index('renditions_storage_key_idx').on(table.storageKey),
+    // The reconciler looks for re-renders whose job was lost, oldest first; only those rows are indexed.
+    index('renditions_reprocess_idx').on(table.updatedAt).where(sql`${table.reprocess} is not null`),
   ],
 );
 

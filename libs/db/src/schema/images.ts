@@ -20,6 +20,8 @@ export const images = pgTable(
   },
   (table) => [
     index('images_asset_idx').on(table.assetId),
+    // Imgur API v3 deletes by the token itself (its "deletehash").
+    index('images_delete_token_hash_idx').on(table.deleteTokenHash),
     index('images_uncleaned_idx').on(table.deletedAt).where(sql`${table.deletedAt} is not null and ${table.cleanedAt} is null`),
   ],
 );

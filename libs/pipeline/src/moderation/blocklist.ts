@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { deleteBlockedHash, insertBlockedHash, listBlockedHashes, type BlockedHash } from '@renditions/db';
 import { ConflictError, NotFoundError } from '@renditions/errors';
 import { phashFromHex, phashToHex } from '@renditions/imaging';
@@ -6,13 +7,17 @@ import { loadImage } from '../images';
 import type { Services } from '../services';
 
 /** A blocklist entry as the admin API shows it. */
-export interface BlockedHashResource {
-  id: string;
-  phash: string;
-  image_id: string | null;
-  reason: string | null;
-  created_at: string;
-}
+export const blockedHashResourceSchema = z
+  .object({
+    id: z.uuid(),
+    phash: z.string().regex(/^[0-9a-f]{16}$/),
+    image_id: z.string().nullable().meta({ description: 'The image whose hash was blocked, when blocked by image' }),
+    reason: z.string().nullable(),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'BlocklistEntry' });
+
+export type BlockedHashResource = z.infer<typeof blockedHashResourceSchema>;
 
 /** Block a hash given as 16 hex digits, or the hash of an uploaded image. */
 export type BlockRequest = ({ phash: string } | { imageId: string }) & { reason?: string };

@@ -11,6 +11,8 @@ const BASES_MAX_BYTES = 64 * 1024 * 1024;
 interface SourceOf {
   storage: ObjectStorage;
   originalKey: string;
+  /** Where the decode waits for a core: the process's scheduler unless given (its backfill lane, for a re-render). */
+  cpu?: CpuScheduler;
 }
 
 /**
@@ -35,7 +37,7 @@ export class DecodedSources {
     ignoreFetchAbort: true,
     fetchMethod: async (assetId, _stale, { context }) => {
       const original = await this.original(assetId, context);
-      return this.cpu.run('decode', () => decodeRenditionBase(original));
+      return (context.cpu ?? this.cpu).run('decode', () => decodeRenditionBase(original));
     },
   });
 

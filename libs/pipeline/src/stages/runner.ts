@@ -11,7 +11,7 @@ import { ROOT_STAGE } from './index';
 import type { StageTools } from './tools';
 
 /** A change was refused because the asset went away (deleted or rejected) while the stage ran. */
-class AssetWentAway extends Error {
+export class AssetWentAway extends Error {
   override name = 'AssetWentAway';
 }
 
@@ -79,12 +79,12 @@ async function skipReason(services: Services, stage: StageDefinition, asset: Ass
 }
 
 /** A failure that came from the asset being deleted or rejected under the stage is not a failure of the stage. */
-async function wentAway(services: Services, assetId: string): Promise<boolean> {
+export async function wentAway(services: Services, assetId: string): Promise<boolean> {
   const asset = await findAsset(services.db, assetId).catch(() => undefined);
   return asset === undefined ? false : Boolean(asset.deletingAt) || asset.moderationVerdict === 'reject';
 }
 
-async function storeThenRecord(services: Services, stage: StageDefinition, asset: Asset, change: StageChange): Promise<void> {
+export async function storeThenRecord(services: Services, stage: StageDefinition, asset: Asset, change: StageChange): Promise<void> {
   const objects = change.objects ?? [];
   const stored = await Promise.allSettled(
     objects.map((object) =>
@@ -128,7 +128,7 @@ async function recordFinalFailure(services: Services, stage: StageDefinition, as
 }
 
 /** Content that can never succeed: retrying an undecodable image or a missing original only wastes attempts. */
-function isPermanent(error: unknown): boolean {
+export function isPermanent(error: unknown): boolean {
   return error instanceof InvalidImageError || error instanceof ObjectNotFoundError || error instanceof UnrecoverableError;
 }
 

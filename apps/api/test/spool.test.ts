@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileTooLargeError } from '@renditions/errors';
+import { readCorpus } from '../../../test/support/corpus';
+import { spoolToFile } from '../src/middleware/receive-upload';
+
+/** The bytes as a network delivers them: in chunks of a few KB. */
+const arriving = (bytes: Buffer) => Readable.from(Array.from({ length: Math.ceil(bytes.length / 5000) }, (_, i) => bytes.subarray(i * 5000, (i + 1) * 5000)));
+
+describe('spoolToFile', () => {
+  let directory: string;
+  beforeEach(async () => {
+    directory = await mkdtemp(path.join(os.tmpdir(), 'spool-test-'));
+  });
+  afterEach(async () => {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('writes the bytes, counts and hashes them, and keeps the skeleton of a complete JPEG', async () => {
+    const photo = readCorpus('photos/nikon-e950.jpg');
+    const spooled = await spoolToFile(arriving(photo), { directory });
+    expect(await readFile(spooled.path)).toEqual(photo);
+    expect(spooled).toMatchObject({ bytes: photo.length, sha256: createHash('sha256').update(photo).digest('hex') });
+    expect(spooled.jpegSkeleton?.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['a JPEG cut short', readCorpus('photos/nikon-e950.jpg').subarray(0, 100_000)],
+    ['a progressive JPEG', readCorpus('formats/32-lens_data.jpeg')],
+    ['a PNG', readCorpus('formats/with-alpha.png')],
+  ])('has no skeleton for %s: validation decodes it whole', async (_what, bytes) => {
+    expect((await spoolToFile(arriving(bytes), { directory })).jpegSkeleton).toBeUndefined();
+  });
+
+  it('stops at maxBytes and leaves no file', async () => {
+    const photo = readCorpus('photos/nikon-e950.jpg');
+    await expect(spoolToFile(arriving(photo), { directory, maxBytes: 50_000 })).rejects.toBeInstanceOf(FileTooLargeError);
+    expect(await readdir(directory)).toEqual([]);
+  });
+
+  it('leaves no file when the source fails mid-way (a client gone)', async () => {
+    const failing = Readable.from(
+      (async function* () {
+        yield readCorpus('photos/nikon-e950.jpg').subarray(0, 10_000);
+        throw new Error('client went away');
+      })(),
+    );
+    await expect(spoolToFile(failing, { directory })).rejects.toThrow('client went away');
+    expect(await readdir(directory)).toEqual([]);
+  });
+});

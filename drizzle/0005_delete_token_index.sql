@@ -1,0 +1,1 @@
+CREATE INDEX "images_delete_token_hash_idx" ON "images" USING btree ("delete_token_hash");
