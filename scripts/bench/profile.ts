@@ -4,6 +4,8 @@
  * through the one stage runner, in flow order, one at a time, so each row's CPU time (process.cpuUsage: the
  * JavaScript thread and libvips' threads) is that stage's alone. Repeated on distinct bytes of the same photo;
  * the table shows medians. Nothing here waits on a queue: the flow's jobs are left unconsumed, and removed.
+ * Then the capacity of one core per rendition format: the CPU of encoding that format's 6 sizes from the decoded
+ * base, one at a time (plus the decode, which every format shares).
  * Usage: tsx scripts/bench/profile.ts [corpus photo, default photos/42_IndexError.jpg] [repeats, default 5]
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -15,6 +17,7 @@ import postgres from 'postgres';
 import { loadConfig } from '@renditions/config';
 import { findImage, migrateDatabase } from '@renditions/db';
 import { createLogger } from '@renditions/observability';
+import { CpuScheduler, decodeRenditionBase, planRenditions, renderRenditions, RENDITION_FORMATS } from '@renditions/imaging';
 import { createServices, createStageTools, runStage, STAGES, uploadImage } from '@renditions/pipeline';
 import type { AssetJobData, Job, JobOutcome } from '@renditions/queue';
 import { CORPUS_DIR } from '../../test/support/corpus';
@@ -116,4 +119,27 @@ async function main(photoName: string, repeats: number): Promise<void> {
   );
 }
 
-await main(process.argv[2] ?? 'photos/42_IndexError.jpg', Number(process.argv[3] ?? 5));
+/** CPU of the decode and of each format's 6 encodes, medians over `repeats`, one encode at a time. */
+async function formatCosts(photo: Buffer, repeats: number): Promise<void> {
+  const samples: Sample[] = [];
+  const scheduler = new CpuScheduler(1);
+  for (let run = 0; run <= repeats; run++) {
+    const into = run === 0 ? [] : samples;
+    const base = await measure(into, 'decode (shared)', () => decodeRenditionBase(photo));
+    const specs = planRenditions(base.source.width, base.source.height);
+    for (const format of RENDITION_FORMATS) {
+      const mine = specs.filter((spec) => spec.format === format);
+      await measure(into, format, () => renderRenditions(base, mine, async () => undefined, { scheduler }));
+    }
+  }
+  const rows = [...new Set(samples.map((sample) => sample.step))].map((step) => {
+    const cpuMs = median(samples.filter((sample) => sample.step === step).map((sample) => sample.cpuMs));
+    return [step, `${Math.round(cpuMs)} ms`, step.startsWith('decode') ? '' : (60_000 / cpuMs).toFixed(0)];
+  });
+  console.log(`\nOne core per format, 6 sizes from the decoded base, median of ${repeats}:\n`);
+  console.log(table(['work', 'CPU', 'assets per minute per core (encodes alone)'], rows));
+}
+
+const [photoName = 'photos/42_IndexError.jpg', repeatsText = '5'] = process.argv.slice(2);
+await main(photoName, Number(repeatsText));
+await formatCosts(await readFile(path.join(CORPUS_DIR, photoName)), Number(repeatsText));

@@ -174,11 +174,14 @@ export function spawnWorker(ctx: TestContext, env: Record<string, string> = {}):
   return spawnNode('apps/worker/src/main.ts', { ...ctx.env, PUBLIC_BASE_URL: ctx.url, PORT: '3000', WORKER_METRICS_PORT: '0', ...env });
 }
 
-/** An API as its own process on a free port; resolves once it answers /healthz. */
-export async function spawnApi(ctx: TestContext): Promise<SpawnedProcess & { url: string }> {
+/**
+ * An API as its own process on a free port (its PUBLIC_BASE_URL unless `env` names another, a CDN's say); resolves
+ * once it answers /healthz.
+ */
+export async function spawnApi(ctx: TestContext, env: Record<string, string> = {}): Promise<SpawnedProcess & { url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const api = spawnNode('apps/api/src/main.ts', { ...ctx.env, PORT: String(port), PUBLIC_BASE_URL: url });
+  const api = spawnNode('apps/api/src/main.ts', { ...ctx.env, PORT: String(port), PUBLIC_BASE_URL: url, ...env });
   try {
     await pollUntil(
       'the spawned API to answer /healthz',

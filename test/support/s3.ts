@@ -1,7 +1,7 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -24,7 +24,15 @@ export interface S3TestServer {
   region: string;
   /** Creates a fresh bucket so each test owns its data; returns its name. */
   createBucket(name?: string): Promise<string>;
+  /** Calls `listener` with every request the server receives from now on, until the returned function is called. */
+  watchRequests(listener: (request: S3Request) => void): () => void;
   stop(): Promise<void>;
+}
+
+/** A request as it reached the server: the method, and the path with its query (`/bucket/key?x-id=PutObject`). */
+export interface S3Request {
+  method: string;
+  url: string;
 }
 
 /** Starts an in-process S3-compatible server on a free port, storing into a throwaway directory. */
@@ -53,6 +61,11 @@ export async function startS3Server(): Promise<S3TestServer> {
     async createBucket(name = `test-${randomUUID()}`) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
       return name;
+    },
+    watchRequests(listener) {
+      const onRequest = (request: IncomingMessage) => listener({ method: request.method ?? '', url: request.url ?? '' });
+      server.httpServer.on('request', onRequest);
+      return () => server.httpServer.off('request', onRequest);
     },
     async stop() {
       if (stopped) return;

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -31,10 +32,8 @@ export async function spoolToFile(
   const hash = createHash('sha256');
   const inspection = inspectArrival();
   let bytes = 0;
-  let file: FileHandle | undefined;
   try {
     await mkdir(directory, { recursive: true });
-    file = await open(spoolPath, 'wx');
     await pipeline(
       source,
       async function* (chunks: AsyncIterable<Uint8Array>) {
@@ -46,27 +45,26 @@ export async function spoolToFile(
           yield chunk;
         }
       },
-      file.createWriteStream({ autoClose: false }),
+      // 'wx': a name that exists already is never written over.
+      createWriteStream(spoolPath, { flags: 'wx' }),
     );
   } catch (error) {
-    await file?.close().catch(() => undefined);
     await unlink(spoolPath).catch(() => undefined);
     throw error;
   }
-  flushInBackground(file);
+  flushInBackground(spoolPath);
   return { path: spoolPath, bytes, sha256: hash.digest('hex'), ...inspection.findings() };
 }
 
 /**
- * Starts writing a complete spool file back to disk while the upload is validated, then closes it: storing it
- * durably (ObjectStorage.putFile syncs it) then has little left to wait for. Only a head start: a failure here
- * shows again in that sync, which reports it.
+ * Starts writing a complete spool file back to disk while the upload is validated: storing it durably
+ * (ObjectStorage.putFile syncs it) then has little left to wait for. Only a head start: a failure here shows
+ * again in that sync, which reports it. (A handle of its own: a write stream on a FileHandle that it does not
+ * close keeps a reference that makes the handle's close wait forever.)
  */
-function flushInBackground(file: FileHandle): void {
-  void file
-    .datasync()
-    .catch(() => undefined)
-    .then(() => file.close())
+function flushInBackground(spoolPath: string): void {
+  void open(spoolPath, 'r')
+    .then((file) => file.datasync().finally(() => file.close()))
     .catch(() => undefined);
 }
 
