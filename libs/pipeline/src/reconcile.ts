@@ -1,13 +1,16 @@
 import {
+  findAsset,
   listStaleWebhookOutbox,
   listUncleanedImages,
   listUnfinishedTakedowns,
   listUnsettledAssets,
   markFlowEnqueued,
+  type Asset,
 } from '@renditions/db';
-import type { CleanupJobData } from '@renditions/queue';
+import { stageJobId, type AssetJobData, type CleanupJobData } from '@renditions/queue';
 import { relayWebhook } from './notify';
 import type { Services } from './services';
+import { ROOT_STAGE } from './stages';
 
 export interface ReconcileReport {
   /** Flows enqueued: never handed to Redis (the outbox), or lost by it. */
@@ -44,7 +47,12 @@ export async function reconcileAssets(services: Services, now = new Date()): Pro
     await listUnsettledAssets(services.db, staleBefore),
     async (asset) => {
       const data = { assetId: asset.id, run: asset.flowRun };
-      if (await services.queues.ensureAssetFlow(data)) report.enqueued += 1;
+      // Redis first, then the database again: settle records the final status before its job completes and is
+      // removed, so a flow is lost only if it is gone and the asset still reads unsettled after that. Judged by the
+      // list alone (read earlier), an asset that settled meanwhile looks lost, and its whole flow would run again.
+      if ((await flowGone(services, data)) && (await stillUnsettled(services, asset))) {
+        if (await services.queues.ensureAssetFlow(data)) report.enqueued += 1;
+      }
       await markFlowEnqueued(services.db, asset.id, asset.flowRun);
     },
     (asset) => ({ assetId: asset.id }),
@@ -70,4 +78,18 @@ export async function reconcileAssets(services: Services, now = new Date()): Pro
     (entry) => ({ imageId: entry.imageId, eventId: entry.eventId }),
   );
   return report;
+}
+
+/** What ensureAssetFlow replaces: a run whose root job Redis does not know, or that finished. */
+async function flowGone(services: Services, data: AssetJobData): Promise<boolean> {
+  const root = services.queues.queues.get(ROOT_STAGE);
+  if (!root) throw new Error(`Expected a queue named "${ROOT_STAGE}" for the flow's root`);
+  const state = await root.getJobState(stageJobId(ROOT_STAGE, data));
+  return state === 'unknown' || state === 'completed' || state === 'failed';
+}
+
+/** The listed asset, read again: still live, unsettled and on the same run. */
+async function stillUnsettled(services: Services, listed: Asset): Promise<boolean> {
+  const asset = await findAsset(services.db, listed.id);
+  return asset !== undefined && asset.settledAt === null && asset.deletingAt === null && asset.flowRun === listed.flowRun;
 }
