@@ -32,3 +32,18 @@ describe('batchWhileBusy', () => {
     expect(results[1]).toEqual({ status: 'fulfilled', value: undefined });
   });
 });
+
+describe('batchWhileBusy with a spacing', () => {
+  it('flushes the first item at once and the next batch no sooner than the spacing after it', async () => {
+    const flushedAt: Array<{ items: number[]; at: number }> = [];
+    const start = Date.now();
+    const add = batchWhileBusy<number>(async (items) => void flushedAt.push({ items, at: Date.now() - start }), 80);
+    const first = add(1);
+    await first;
+    const later = [add(2), add(3)];
+    await Promise.all(later);
+    expect(flushedAt.map((flush) => flush.items)).toEqual([[1], [2, 3]]);
+    expect(flushedAt[0]!.at).toBeLessThan(40);
+    expect(flushedAt[1]!.at).toBeGreaterThanOrEqual(75);
+  });
+});

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Router } from 'express';
 import { openImageEventStream, type Services } from '@renditions/pipeline';
 import { openEventStream } from '../middleware/event-stream';
@@ -10,6 +11,8 @@ import { rejectMalformedImageId } from '../middleware/validate-id';
 export function eventRoutes(services: Services, shutdown: AbortSignal): Router {
   const router = Router();
   router.param('id', rejectMalformedImageId);
+  // One listener per open stream, removed when it ends: hundreds at once are normal, not a leak.
+  setMaxListeners(0, shutdown);
 
   router.get('/api/v1/images/:id/events', async (req, res) => {
     // Unknown or deleted ids throw here, before any header is sent, and get the JSON error.

@@ -1,16 +1,23 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
- * Hands `flush` one batch at a time: items that arrive while a flush runs go together into the next one. With
- * small renditions encoding faster than a transaction commits, several share one transaction, while the first
- * never waits for a later one. Each item's promise settles with the flush that carried it.
+ * Hands `flush` one batch at a time: the first item at once, then whatever arrived meanwhile, each batch at least
+ * `spacingMs` after the previous one began. Small renditions encode faster than a transaction commits (about ten
+ * queries with its announcement), so several share one; the first is never held back, and none waits longer than
+ * the spacing plus the commit before it. Each item's promise settles with the flush that carried it.
  */
-export function batchWhileBusy<T>(flush: (items: T[]) => Promise<void>): (item: T) => Promise<void> {
+export function batchWhileBusy<T>(flush: (items: T[]) => Promise<void>, spacingMs = 0): (item: T) => Promise<void> {
   let waiting: Array<{ item: T; resolve: () => void; reject: (error: unknown) => void }> = [];
   let flushing = false;
+  let lastFlushAt = Number.NEGATIVE_INFINITY;
   const drain = async () => {
     flushing = true;
     while (waiting.length > 0) {
+      const early = lastFlushAt + spacingMs - Date.now();
+      if (early > 0) await sleep(early);
       const batch = waiting;
       waiting = [];
+      lastFlushAt = Date.now();
       try {
         await flush(batch.map((entry) => entry.item));
         for (const entry of batch) entry.resolve();
