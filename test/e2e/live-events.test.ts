@@ -131,6 +131,13 @@ describe('live events over Server-Sent Events', () => {
     expect(types.at(-1)).toBe('image.ready');
     expect(types.filter((type) => type === 'image.ready')).toHaveLength(1);
     expect(events.map((event) => event.id)).toEqual(events.map((_, index) => String(index + 1)));
+    // The cheap formats come first: no AVIF is ready while a JPEG or WebP rendition is not.
+    for (const event of events) {
+      const renditions = body(event).data.renditions;
+      if (renditions.some((r) => r.format === 'avif' && r.status === 'ready')) {
+        expect(renditions.filter((r) => r.format !== 'avif').every((r) => r.status === 'ready')).toBe(true);
+      }
+    }
     for (const event of events) {
       const parsed = body(event);
       expect(Object.keys(parsed).sort()).toEqual(['data', 'timestamp', 'type']);

@@ -37,7 +37,7 @@ describe('batchWhileBusy with a spacing', () => {
   it('flushes the first item at once and the next batch no sooner than the spacing after it', async () => {
     const flushedAt: Array<{ items: number[]; at: number }> = [];
     const start = Date.now();
-    const add = batchWhileBusy<number>(async (items) => void flushedAt.push({ items, at: Date.now() - start }), 80);
+    const add = batchWhileBusy<number>(async (items) => void flushedAt.push({ items, at: Date.now() - start }), { spacingMs: 80 });
     const first = add(1);
     await first;
     const later = [add(2), add(3)];
@@ -45,5 +45,27 @@ describe('batchWhileBusy with a spacing', () => {
     expect(flushedAt.map((flush) => flush.items)).toEqual([[1], [2, 3]]);
     expect(flushedAt[0]!.at).toBeLessThan(40);
     expect(flushedAt[1]!.at).toBeGreaterThanOrEqual(75);
+  });
+
+  it('sends the batch holding the last expected item without waiting out the spacing', async () => {
+    const flushedAt: number[] = [];
+    const start = Date.now();
+    const add = batchWhileBusy<number>(async () => void flushedAt.push(Date.now() - start), { spacingMs: 500, expected: 2 });
+    await add(1);
+    await add(2);
+    expect(flushedAt).toHaveLength(2);
+    expect(flushedAt[1]!).toBeLessThan(250);
+  });
+
+  it('cuts the wait short when the last expected item arrives during it', async () => {
+    const flushed: number[][] = [];
+    const start = Date.now();
+    const add = batchWhileBusy<number>(async (items) => void flushed.push(items), { spacingMs: 500, expected: 3 });
+    await add(1);
+    const second = add(2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all([second, add(3)]);
+    expect(flushed).toEqual([[1], [2, 3]]);
+    expect(Date.now() - start).toBeLessThan(300);
   });
 });

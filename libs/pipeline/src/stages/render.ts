@@ -53,7 +53,7 @@ function renderStage<const Name extends string>(
           },
           announce: [...batch.map(() => 'image.rendition.ready' as const), 'image.updated'],
         }),
-        RENDITION_COMMIT_SPACING_MS,
+        { spacingMs: RENDITION_COMMIT_SPACING_MS, expected: specs.length },
       );
       await renderRenditions(await base(), specs, (spec, output) => commitRendered({ spec, output }), { scheduler: cpu });
       return { outcome: 'done' };
