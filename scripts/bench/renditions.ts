@@ -46,6 +46,7 @@ import {
 import { median, readStageStats, type StageStats } from './stages';
 import { deleteKeys, freePort, percentile, stop, table, waitFor } from './harness';
 import { benchUploads, formatUploadBench, type UploadBenchResult } from './upload';
+import { mapConcurrently } from '../../test/support/map-concurrently';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
@@ -266,18 +267,6 @@ async function waitAllReady(url: string, ids: string[], timeoutMs = 300_000): Pr
   );
 }
 
-async function mapConcurrently<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, lane));
-  return results;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // CPU accounting: how many cores each process used over a window, and how many went to anything else.

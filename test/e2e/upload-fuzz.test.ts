@@ -10,6 +10,7 @@ import { ROOT_STAGE } from '@renditions/pipeline';
 import { createTestContext, type TestContext } from '../support/context';
 import { readCorpus } from '../support/corpus';
 import { upload } from '../support/http';
+import { mapConcurrently } from '../support/map-concurrently';
 import {
   duplicateGifBlock,
   duplicateIsobmffBox,
@@ -215,20 +216,6 @@ async function uploadMutant(baseUrl: string, mutant: PlannedMutant): Promise<Ans
   return { mutant, status, body, outcome };
 }
 
-/** Runs `task` over `items`, `limit` at a time, keeping the answers in the items' order. */
-async function mapConcurrently<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next;
-      next += 1;
-      results[i] = await task(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
 
 /** Keeps IN_FLIGHT_FILE naming the mutants being uploaded; synchronous, so it is on disk if the process dies next. */
 function inFlightJournal() {
