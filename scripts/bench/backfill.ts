@@ -14,31 +14,25 @@
  * used by others) is printed with each phase: on a shared machine it moves every number here.
  * Everything the run created (processes, database, Redis keys, files) is removed at the end, also on failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import postgres from 'postgres';
-import { migrateDatabase } from '@renditions/db';
 import type { ImageResource } from '@renditions/pipeline';
 import { readCorpus } from '../../test/support/corpus';
 import { upload } from '../../test/support/http';
 import { readEventStream } from '../../test/support/sse';
-import { deleteKeys, freePort, stop, table, waitFor } from './harness';
+import { benchEnv, freePort, launchEntry, runCleanups, table, throwawayBackends, waitFor, type Cleanups } from './harness';
 import { machineBusySeconds, processCpuSeconds } from './proc';
 import { median } from './stages';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 // The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
 const WORKER_NICENESS = 10;
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
-const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** What the backfill re-renders: photos of every size an image host gets, 0.3 to 12 MP. */
 const SEED_PHOTOS = [
   'photos/DSCN0010.jpg',
@@ -80,66 +74,27 @@ interface Stack {
 }
 
 /** Undo steps, run last-in first-out at the end of the run whatever happened. */
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Cleanups = [];
 let logDir: string | undefined;
 
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.pop()!().catch((error) => console.error('cleanup step failed:', error));
-}
-
 async function startStack(): Promise<Stack> {
-  const suffix = randomBytes(6).toString('hex');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'renditions-backfill-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   logDir = dir;
-
-  const databaseName = `renditions_bench_${suffix}`;
-  const databaseUrl = `${POSTGRES_SERVER}/${databaseName}`;
-  const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
-  cleanups.push(() => admin.end());
-  cleanups.push(async () => void (await admin.unsafe(`drop database if exists "${databaseName}" with (force)`)));
-  await migrateDatabase(databaseUrl);
-  const db = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  const backends = await throwawayBackends('bench', cleanups);
+  const db = postgres(backends.databaseUrl, { max: 1, onnotice: () => undefined });
   cleanups.push(() => db.end());
-
-  const prefix = `{bench-${suffix}}`;
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  cleanups.push(async () => {
-    await deleteKeys(redis, `${prefix}:*`);
-    redis.disconnect();
-  });
-
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    STORAGE_DRIVER: 'local',
-    STORAGE_DIR: path.join(dir, 'objects'),
-    PORT: String(port),
-    PUBLIC_BASE_URL: url,
-    LOG_LEVEL: 'warn',
-    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-    WORKER_METRICS_PORT: '0',
-    // The seeding uploads come from one address.
-    RATE_LIMIT_UPLOADS_PER_MINUTE: '0',
-  };
+  const env = benchEnv(backends, dir, port);
   launch('api', 'apps/api/src/main.ts', [], env, dir);
   const worker = launch('worker', 'apps/worker/src/main.ts', [], existsSync(JEMALLOC) ? { ...env, LD_PRELOAD: JEMALLOC } : env, dir, WORKER_NICENESS);
   await waitFor('the API to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
   return { url, db, env, dir, worker };
 }
 
-/** `node --import tsx entry` as scripts/start.ts runs it; output to <dir>/<name>.log. */
 function launch(name: string, entry: string, args: string[], env: NodeJS.ProcessEnv, dir: string, nice = 0): ChildProcess {
-  const log = openSync(path.join(dir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], { cwd: ROOT, env, stdio: ['ignore', log, log] });
-  closeSync(log);
-  if (nice !== 0 && child.pid) os.setPriority(child.pid, nice);
-  cleanups.push(() => stop(child));
-  return child;
+  return launchEntry(name, entry, { args, env, dir, cleanups, nice });
 }
 
 /** Runs a script to its end (the reprocess command), its output to <dir>/<name>.log. */
@@ -309,11 +264,11 @@ async function reportLogs(dir: string): Promise<void> {
   }
 }
 
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
-process.once('SIGTERM', () => void cleanUp().finally(() => process.exit(143)));
+process.once('SIGINT', () => void runCleanups(cleanups).finally(() => process.exit(130)));
+process.once('SIGTERM', () => void runCleanups(cleanups).finally(() => process.exit(143)));
 try {
   await main();
 } finally {
   if (logDir) await reportLogs(logDir);
-  await cleanUp();
+  await runCleanups(cleanups);
 }

@@ -8,24 +8,20 @@
  * base, one at a time (plus the decode, which every format shares).
  * Usage: tsx scripts/bench/profile.ts [corpus photo, default photos/42_IndexError.jpg] [repeats, default 5]
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import postgres from 'postgres';
 import { loadConfig } from '@renditions/config';
-import { findImage, migrateDatabase } from '@renditions/db';
+import { findImage } from '@renditions/db';
 import { createLogger } from '@renditions/observability';
 import { CpuScheduler, decodeRenditionBase, planRenditions, renderRenditions, RENDITION_FORMATS } from '@renditions/imaging';
 import { createServices, createStageTools, runStage, STAGES, uploadImage } from '@renditions/pipeline';
-import type { AssetJobData, Job, JobOutcome } from '@renditions/queue';
+import type { AssetJobData } from '@renditions/queue';
 import { CORPUS_DIR } from '../../test/support/corpus';
-import { deleteKeys, table } from './harness';
+import { jobOf } from '../../test/support/jobs';
+import { benchEnv, runCleanups, table, throwawayBackends, type Cleanups } from './harness';
 import { median } from './stages';
-
-const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 interface Sample {
   step: string;
@@ -50,28 +46,18 @@ async function measure<T>(samples: Sample[], step: string, work: () => Promise<T
 }
 
 async function main(photoName: string, repeats: number): Promise<void> {
-  const suffix = randomBytes(6).toString('hex');
+  const cleanups: Cleanups = [];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'renditions-profile-'));
-  const databaseUrl = `${POSTGRES_SERVER}/renditions_profile_${suffix}`;
-  const prefix = `{profile-${suffix}}`;
-  const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
-  const config = loadConfig({
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    STORAGE_DRIVER: 'local',
-    STORAGE_DIR: path.join(dir, 'objects'),
-    LOG_LEVEL: 'warn',
-    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-  });
-  await migrateDatabase(databaseUrl);
-  const services = createServices(config, createLogger({ level: 'warn', name: 'profile' }));
-  const tools = createStageTools(config);
-  const photo = await readFile(path.join(CORPUS_DIR, photoName));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const samples: Sample[] = [];
+  const photo = await readFile(path.join(CORPUS_DIR, photoName));
   try {
+    const config = loadConfig(benchEnv(await throwawayBackends('profile', cleanups), dir, 0));
+    const services = createServices(config, createLogger({ level: 'warn', name: 'profile' }));
+    cleanups.push(() => services.close());
+    const tools = createStageTools(config);
     for (let run = 0; run <= repeats; run++) {
-      const bytes = withComment(photo, `profile ${suffix} ${run}`);
+      const bytes = withComment(photo, `profile ${process.pid} ${run}`);
       const spooled = path.join(dir, `upload-${run}`);
       await writeFile(spooled, bytes);
       const file = { path: spooled, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
@@ -80,25 +66,12 @@ async function main(photoName: string, repeats: number): Promise<void> {
       const { resource } = await measure(into, 'upload (API: validate, store, record, enqueue)', () => uploadImage(services, { file }));
       const assetId = (await findImage(services.db, resource.id))!.assetId!;
       for (const stage of STAGES) {
-        const job = {
-          id: `profile-${stage.name}-${assetId}`,
-          name: stage.name,
-          timestamp: Date.now(),
-          data: { assetId, run: 1 },
-          attemptsMade: 0,
-          opts: { attempts: 1 },
-        } as unknown as Job<AssetJobData, JobOutcome>;
+        const job = jobOf<AssetJobData>({ assetId, run: 1 }, { id: `profile-${stage.name}-${assetId}`, attempts: 1 });
         await measure(into, stage.name, () => runStage(services, tools, stage, job));
       }
     }
   } finally {
-    await services.close();
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    await deleteKeys(redis, `${prefix}:*`).catch(() => undefined);
-    redis.disconnect();
-    await admin.unsafe(`drop database if exists "renditions_profile_${suffix}" with (force)`);
-    await admin.end();
-    await rm(dir, { recursive: true, force: true });
+    await runCleanups(cleanups);
   }
 
   const steps = [...new Set(samples.map((sample) => sample.step))];

@@ -15,9 +15,8 @@
  * The machine's CPU time is read around each phase: on a shared machine, other load moves every number here.
  * Everything the run created (processes, database, Redis keys, files) is removed at the end, also on failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +25,6 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import sharp from 'sharp';
 import { loadConfig } from '@renditions/config';
-import { migrateDatabase } from '@renditions/db';
 import type { ImageResource } from '@renditions/pipeline';
 import { QUEUE_NAMES } from '@renditions/pipeline';
 import { QueueClient } from '@renditions/queue';
@@ -44,16 +42,13 @@ import {
   runnableThreads,
 } from './proc';
 import { median, readStageStats, type StageStats } from './stages';
-import { deleteKeys, freePort, percentile, stop, table, waitFor } from './harness';
+import { BENCH_REDIS_URL, benchEnv, freePort, launchEntry, percentile, runCleanups, table, throwawayBackends, waitFor, type Cleanups } from './harness';
 import { benchUploads, formatUploadBench, type UploadBenchResult } from './upload';
 import { mapConcurrently } from '../../test/support/map-concurrently';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 // The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
 const WORKER_NICENESS = 10;
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
-const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const THROUGHPUT = { uploadConcurrency: 4, timelineMs: 2000 };
 /** The issue's batch: six distinct real photos, 0.3 to 12 MP, one of them rotated (EXIF 6), all uploaded at once. */
@@ -107,60 +102,26 @@ interface Stack {
 }
 
 /** Undo steps, run last-in first-out at the end of the run whatever happened. */
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Cleanups = [];
 /** Where the started processes log; read at the end, before it is removed. */
 let logDir: string | undefined;
 
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.pop()!().catch((error) => console.error('cleanup step failed:', error));
-}
-
 async function startStack(): Promise<Stack> {
-  const suffix = randomBytes(6).toString('hex');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'renditions-bench-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   logDir = dir;
-
-  const databaseName = `renditions_bench_${suffix}`;
-  const databaseUrl = `${POSTGRES_SERVER}/${databaseName}`;
-  const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
-  cleanups.push(() => admin.end());
-  cleanups.push(() => dropDatabase(admin, databaseName));
-  await migrateDatabase(databaseUrl);
-
-  const prefix = `{bench-${suffix}}`;
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  cleanups.push(async () => {
-    await deleteKeys(redis, `${prefix}:*`);
-    redis.disconnect();
-  });
-
+  const backends = await throwawayBackends('bench', cleanups);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    STORAGE_DRIVER: 'local',
-    STORAGE_DIR: path.join(dir, 'objects'),
-    PORT: String(port),
-    PUBLIC_BASE_URL: url,
-    LOG_LEVEL: 'warn',
-    // The bench uploads hundreds of images from one address: it measures the pipeline, not the rate limit.
-    RATE_LIMIT_UPLOADS_PER_MINUTE: '0',
-    // Set as in production: left unset, the worker generates a secret and logs it.
-    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-    // Nothing scrapes it here, and another worker on this machine may hold the default port.
-    WORKER_METRICS_PORT: '0',
-  };
-  const api = await launch('api', 'apps/api/src/main.ts', [], env, dir);
-  const worker = await launch('worker', 'apps/worker/src/main.ts', [], workerEnv(env), dir, WORKER_NICENESS);
-  const queues = new QueueClient({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_NAMES });
+  const env = benchEnv(backends, dir, port);
+  const api = launch('api', 'apps/api/src/main.ts', [], env, dir);
+  const worker = launch('worker', 'apps/worker/src/main.ts', [], workerEnv(env), dir, WORKER_NICENESS);
+  const queues = new QueueClient({ redisUrl: BENCH_REDIS_URL, prefix: backends.prefix, queueNames: QUEUE_NAMES });
   cleanups.push(() => queues.close());
   await waitFor('the API to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
   await waitFor('the worker to connect to its queues', async () => (await queues.queues.get('render')!.getWorkersCount()) > 0);
-  const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
+  const redisPid = Number(/^process_id:(\d+)/m.exec(await backends.redis.info('server'))?.[1]);
+  const { prefix, databaseName, admin, redis } = backends;
   return { url, prefix, databaseName, admin, redisPid, dir, env, api, worker, queues, redis };
 }
 
@@ -168,11 +129,8 @@ function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return existsSync(JEMALLOC) ? { ...env, LD_PRELOAD: JEMALLOC } : env;
 }
 
-/**
- * Spawns `node --import tsx entry` as scripts/start.ts does, including lowering the priority right after the spawn; output
- * goes to <dir>/<name>.log (only warnings and errors at LOG_LEVEL=warn) unless `stdout` is collected.
- */
-async function launch(
+/** launchEntry, keeping the pid of the process doing the work (the one measured). */
+function launch(
   name: string,
   entry: string,
   args: string[],
@@ -180,21 +138,9 @@ async function launch(
   dir: string,
   nice = 0,
   stdout: 'log' | 'pipe' = 'log',
-): Promise<Service> {
-  const log = openSync(path.join(dir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', stdout === 'pipe' ? 'pipe' : log, log],
-  });
-  closeSync(log);
-  if (nice !== 0 && child.pid) os.setPriority(child.pid, nice);
-  cleanups.push(() => stop(child));
+): Service {
+  const child = launchEntry(name, entry, { args, env, dir, cleanups, nice, stdout });
   return { name, child, pid: child.pid! };
-}
-
-async function dropDatabase(admin: postgres.Sql, name: string): Promise<void> {
-  await admin.unsafe(`drop database if exists "${name}" with (force)`);
 }
 
 
@@ -360,7 +306,7 @@ interface PlainRun extends PlainResult {
 /** Plain sharp in a child process with the worker's niceness and allocator (see plain-sharp.ts). */
 async function runPlainSharp(stack: Stack, inputs: Input[]): Promise<PlainRun> {
   const files = inputs.map((input) => path.join(CORPUS_DIR, input.name));
-  const child = await launch('plain-sharp', 'scripts/bench/plain-sharp.ts', files, workerEnv(stack.env), stack.dir, WORKER_NICENESS, 'pipe');
+  const child = launch('plain-sharp', 'scripts/bench/plain-sharp.ts', files, workerEnv(stack.env), stack.dir, WORKER_NICENESS, 'pipe');
   let output = '';
   child.child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const runnable = startSampler(RUNNABLE_SAMPLE_MS, () => runnableThreads(child.pid));
@@ -859,11 +805,11 @@ async function reportLogs(dir: string): Promise<void> {
   }
 }
 
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
-process.once('SIGTERM', () => void cleanUp().finally(() => process.exit(143)));
+process.once('SIGINT', () => void runCleanups(cleanups).finally(() => process.exit(130)));
+process.once('SIGTERM', () => void runCleanups(cleanups).finally(() => process.exit(143)));
 try {
   await main();
 } finally {
   if (logDir) await reportLogs(logDir);
-  await cleanUp();
+  await runCleanups(cleanups);
 }

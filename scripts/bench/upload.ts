@@ -11,25 +11,18 @@
  * `benchUploads()` is exported for bench:renditions: given a running API (`api`), it measures that one instead
  * of starting its own; either way it stops everything it started, also on failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
-import postgres from 'postgres';
 import sharp from 'sharp';
-import { migrateDatabase } from '@renditions/db';
 import { CORPUS_DIR } from '../../test/support/corpus';
 import { API_MALLOC_ENV } from '../api-malloc-env';
-import { deleteKeys, freePort, percentile, stop, table, waitFor } from './harness';
+import { benchEnv, freePort, launchEntry, percentile, runCleanups, table, throwawayBackends, waitFor, type Cleanups } from './harness';
 import { mainThreadCpuSeconds, peakRssBytes, processCpuSeconds, rssBytes } from './proc';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
  * The largest ~12 MP JPEG photo of the corpus (4032x3024, 2.9 MB), re-encoded at q98 with full-resolution chroma:
@@ -95,11 +88,9 @@ export interface UploadBenchResult {
  */
 export async function benchUploads(options: UploadBenchOptions = {}): Promise<UploadBenchResult> {
   const cleanups: Cleanups = [];
-  const runCleanups = async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch((error) => console.error('cleanup step failed:', error));
-  };
+  const stopAll = () => runCleanups(cleanups);
   // Interrupted: stop what was started; the uploads in flight then fail, and the run ends through `finally`.
-  const onSignal = () => void runCleanups();
+  const onSignal = () => void stopAll();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'renditions-upload-bench-'));
@@ -141,7 +132,7 @@ export async function benchUploads(options: UploadBenchOptions = {}): Promise<Up
     };
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-    await runCleanups();
+    await stopAll();
   }
 }
 
@@ -182,8 +173,6 @@ function withComment(jpeg: Buffer, text: string): Buffer {
 // ---------------------------------------------------------------------------------------------------------
 // The two servers.
 
-type Cleanups = Array<() => Promise<void>>;
-
 async function startReference(dir: string, cleanups: Cleanups): Promise<UploadTarget> {
   const spoolDir = path.join(dir, 'reference-spool');
   await mkdir(spoolDir);
@@ -196,57 +185,21 @@ async function startReference(dir: string, cleanups: Cleanups): Promise<UploadTa
 
 /** Our API as `npm start` runs it, on a database, queue prefix and storage directory of its own; no worker. */
 async function startApi(dir: string, cleanups: Cleanups): Promise<UploadTarget> {
-  const suffix = randomBytes(6).toString('hex');
-  const databaseName = `renditions_upload_bench_${suffix}`;
-  const admin = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => undefined });
-  cleanups.push(() => admin.end());
-  cleanups.push(async () => void (await admin.unsafe(`drop database if exists "${databaseName}" with (force)`)));
-  await migrateDatabase(`${POSTGRES_SERVER}/${databaseName}`);
-
-  const prefix = `{upload-bench-${suffix}}`;
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  cleanups.push(async () => {
-    await deleteKeys(redis, `${prefix}:*`);
-    redis.disconnect();
-  });
-
+  const backends = await throwawayBackends('upload_bench', cleanups);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = launch(
-    'api',
-    'apps/api/src/main.ts',
-    {
-      ...process.env,
-      ...API_MALLOC_ENV,
-      DATABASE_URL: `${POSTGRES_SERVER}/${databaseName}`,
-      REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      STORAGE_DRIVER: 'local',
-      STORAGE_DIR: path.join(dir, 'objects'),
-      PORT: String(port),
-      PUBLIC_BASE_URL: url,
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_UPLOADS_PER_MINUTE: '0',
-      WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-    },
-    dir,
-    cleanups,
-  );
+  const child = launch('api', 'apps/api/src/main.ts', { ...benchEnv(backends, dir, port), ...API_MALLOC_ENV }, dir, cleanups);
   await waitFor('the API to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
   return { url, pid: child.pid! };
 }
 
-/** `node --import tsx entry`, so the pid is the process doing the work; output goes to <dir>/<name>.log. */
+/** launchEntry; what the child logged (warnings and errors) is shown once it has stopped. */
 function launch(name: string, entry: string, env: NodeJS.ProcessEnv, dir: string, cleanups: Cleanups): ChildProcess {
-  const log = openSync(path.join(dir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env, stdio: ['ignore', log, log] });
-  closeSync(log);
   cleanups.push(async () => {
-    await stop(child);
     const lines = (await readFile(path.join(dir, `${name}.log`), 'utf8').catch(() => '')).split('\n').filter(Boolean);
     if (lines.length > 0) console.log(`\n${name} logged ${lines.length} line(s); the first ones:\n${lines.slice(0, 5).join('\n')}`);
   });
-  return child;
+  return launchEntry(name, entry, { env, dir, cleanups });
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -27,6 +27,16 @@ function originalUrls(baseUrl: string, imageId: string, ext?: string): string[] 
   return spellings.map((spelling) => `${baseUrl}/i/${imageId}.${spelling}`);
 }
 
+/** A rendition's own URL and, for a JPEG, its Imgur-style name (`/i/<id>m.jpg`). */
+function renditionUrls(baseUrl: string, imageId: string, size: string, format: string): string[] {
+  return [`${baseUrl}/i/${imageId}/${size}.${format}`, ...(format === 'jpg' ? [`${baseUrl}/i/${imageId}${size}.jpg`] : [])];
+}
+
+/** A size's negotiated URL (`/i/<id>/<size>`), once per format class it may be cached for. */
+function negotiatedCopies(baseUrl: string, imageId: string, size: string, accepts: readonly string[] = FORMAT_CLASS_ACCEPTS): CachedCopy[] {
+  return accepts.map((accept) => ({ url: `${baseUrl}/i/${imageId}/${size}`, accept }));
+}
+
 /**
  * Every copy a CDN may have cached for one upload: the original under each spelling of its extension (every
  * extension when the asset is gone and its own is unknown), the 18 renditions, their Imgur-style names
@@ -35,13 +45,9 @@ function originalUrls(baseUrl: string, imageId: string, ext?: string): string[] 
 export function imageCachedCopies(baseUrl: string, imageId: string, ext?: string): CachedCopy[] {
   const urls = [
     ...originalUrls(baseUrl, imageId, ext),
-    ...RENDITION_SIZES.flatMap((size) => RENDITION_FORMATS.map((format) => `${baseUrl}/i/${imageId}/${size}.${format}`)),
-    ...RENDITION_SIZES.map((size) => `${baseUrl}/i/${imageId}${size}.jpg`),
+    ...RENDITION_SIZES.flatMap((size) => RENDITION_FORMATS.flatMap((format) => renditionUrls(baseUrl, imageId, size, format))),
   ];
-  const negotiated = RENDITION_SIZES.flatMap((size) =>
-    FORMAT_CLASS_ACCEPTS.map((accept) => ({ url: `${baseUrl}/i/${imageId}/${size}`, accept })),
-  );
-  return [...urls.map((url) => ({ url })), ...negotiated];
+  return [...urls.map((url) => ({ url })), ...RENDITION_SIZES.flatMap((size) => negotiatedCopies(baseUrl, imageId, size))];
 }
 
 /** The copies of the original's URLs, under each spelling of its extension. */
@@ -55,10 +61,21 @@ export function originalCachedCopies(baseUrl: string, imageId: string, ext: stri
  * that class's copy held a stand-in).
  */
 export function renditionCachedCopies(baseUrl: string, imageId: string, size: RenditionSize, format: RenditionFormat): CachedCopy[] {
-  const urls = [`${baseUrl}/i/${imageId}/${size}.${format}`, ...(format === 'jpg' ? [`${baseUrl}/i/${imageId}${size}.jpg`] : [])];
-  const negotiated = FORMAT_CLASS_ACCEPTS.filter((accept) => negotiateFormats(accept).includes(format)).map((accept) => ({
-    url: `${baseUrl}/i/${imageId}/${size}`,
-    accept,
-  }));
-  return [...urls.map((url) => ({ url })), ...negotiated];
+  const accepts = FORMAT_CLASS_ACCEPTS.filter((accept) => negotiateFormats(accept).includes(format));
+  return [...renditionUrls(baseUrl, imageId, size, format).map((url) => ({ url })), ...negotiatedCopies(baseUrl, imageId, size, accepts)];
+}
+
+/**
+ * Every copy a CDN may hold of re-rendered renditions of one upload (`npm run reprocess`): their own URLs and
+ * Imgur-style names, and each size's negotiated URL for every format class, since which format a class was given
+ * depends on what was ready when it was cached.
+ */
+export function reRenderedCachedCopies(
+  baseUrl: string,
+  imageId: string,
+  renditions: ReadonlyArray<{ size: string; format: string }>,
+): CachedCopy[] {
+  const urls = renditions.flatMap(({ size, format }) => renditionUrls(baseUrl, imageId, size, format));
+  const sizes = [...new Set(renditions.map(({ size }) => size))];
+  return [...urls.map((url) => ({ url })), ...sizes.flatMap((size) => negotiatedCopies(baseUrl, imageId, size))];
 }

@@ -7,10 +7,9 @@ import {
   markFlowEnqueued,
   type Asset,
 } from '@renditions/db';
-import { stageJobId, type AssetJobData, type CleanupJobData } from '@renditions/queue';
+import type { CleanupJobData } from '@renditions/queue';
 import { relayWebhook } from './notify';
 import type { Services } from './services';
-import { ROOT_STAGE } from './stages';
 
 export interface ReconcileReport {
   /** Flows enqueued: never handed to Redis (the outbox), or lost by it. */
@@ -50,9 +49,7 @@ export async function reconcileAssets(services: Services, now = new Date()): Pro
       // Redis first, then the database again: settle records the final status before its job completes and is
       // removed, so a flow is lost only if it is gone and the asset still reads unsettled after that. Judged by the
       // list alone (read earlier), an asset that settled meanwhile looks lost, and its whole flow would run again.
-      if ((await flowGone(services, data)) && (await stillUnsettled(services, asset))) {
-        if (await services.queues.ensureAssetFlow(data)) report.enqueued += 1;
-      }
+      if (await services.queues.ensureAssetFlow(data, () => stillUnsettled(services, asset))) report.enqueued += 1;
       await markFlowEnqueued(services.db, asset.id, asset.flowRun);
     },
     (asset) => ({ assetId: asset.id }),
@@ -78,14 +75,6 @@ export async function reconcileAssets(services: Services, now = new Date()): Pro
     (entry) => ({ imageId: entry.imageId, eventId: entry.eventId }),
   );
   return report;
-}
-
-/** What ensureAssetFlow replaces: a run whose root job Redis does not know, or that finished. */
-async function flowGone(services: Services, data: AssetJobData): Promise<boolean> {
-  const root = services.queues.queues.get(ROOT_STAGE);
-  if (!root) throw new Error(`Expected a queue named "${ROOT_STAGE}" for the flow's root`);
-  const state = await root.getJobState(stageJobId(ROOT_STAGE, data));
-  return state === 'unknown' || state === 'completed' || state === 'failed';
 }
 
 /** The listed asset, read again: still live, unsettled and on the same run. */

@@ -12,10 +12,10 @@ import {
 import { planRenditions, renderRenditions, type RenditionFormat } from '@renditions/imaging';
 import { UnrecoverableError, type Job, type JobOutcome, type ReprocessJobData } from '@renditions/queue';
 import { storageKeys } from './keys';
-import { renditionCachedCopies } from './reprocess-urls';
+import { reRenderedCachedCopies } from './public-urls';
 import type { Services } from './services';
 import type { StageDefinition } from './stages/definition';
-import { AssetWentAway, isPermanent, storeThenRecord, wentAway } from './stages/runner';
+import { failedJobOutcome, storeThenRecord } from './stages/runner';
 import type { StageTools } from './stages/tools';
 import { strongEtag } from './tokens';
 
@@ -48,12 +48,11 @@ export async function runReprocessJob(
     const purged = await purgeReplaced(services, asset, formats);
     return { outcome: 'done', detail: `${changed} of ${requested.length} changed, ${purged} purged from the CDN` };
   } catch (error) {
-    if (error instanceof AssetWentAway || (await wentAway(services, asset.id))) {
-      return { outcome: 'skipped', detail: 'asset deleted or rejected while re-rendering' };
-    }
-    const permanent = isPermanent(error);
-    if (permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await giveUp(services, asset, formats, error);
-    throw permanent ? new UnrecoverableError(error instanceof Error ? error.message : String(error)) : error;
+    return failedJobOutcome(services, asset.id, error, {
+      last: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+      whenFinal: () => giveUp(services, asset, formats, error),
+      skipped: 'asset deleted or rejected while re-rendering',
+    });
   } finally {
     await removeReplaced(services, replaced);
   }
@@ -108,7 +107,7 @@ async function purgeReplaced(services: Services, asset: Asset, formats: readonly
   const purging = (await listReprocessRenditions(services.db, asset.id, formats)).filter((rendition) => rendition.reprocess === 'purging');
   if (purging.length === 0) return 0;
   const uploads = await listLiveImagesOfAsset(services.db, asset.id);
-  await services.cdn.purge(uploads.flatMap((image) => renditionCachedCopies(services.config.publicBaseUrl, image.id, purging)));
+  await services.cdn.purge(uploads.flatMap((image) => reRenderedCachedCopies(services.config.publicBaseUrl, image.id, purging)));
   await finishReprocessPurge(services.db, asset.id, purging);
   return purging.length;
 }

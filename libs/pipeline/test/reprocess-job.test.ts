@@ -2,10 +2,11 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAsset, listRenditions, markAssetDeleting, type Rendition } from '@renditions/db';
 import { createLogger } from '@renditions/observability';
-import { reprocessJobId, type Job, type JobOutcome, type ReprocessJobData } from '@renditions/queue';
+import { reprocessJobId, type ReprocessJobData } from '@renditions/queue';
 import type { ObjectStorage } from '@renditions/storage';
 import { startCdnPurgeServer, type CdnPurgeServer } from '../../../test/support/cdn-purge-server';
 import { createTestContext, type TestContext } from '../../../test/support/context';
+import { jobOf, stageNamed as stage } from '../../../test/support/jobs';
 import { readCorpus } from '../../../test/support/corpus';
 import { upload, waitForImage, type UploadResponse } from '../../../test/support/http';
 import { pretendOlderEncoder } from '../../../test/support/old-renditions';
@@ -14,25 +15,14 @@ import { HttpCdnPurger, type CdnPurger } from '../src/cdn-purge';
 import { requestReprocess } from '../src/reprocess';
 import { runReprocessJob } from '../src/reprocess-job';
 import { requeueStaleReprocess } from '../src/reprocess-reconcile';
-import { STAGES } from '../src/stages';
-import type { StageDefinition } from '../src/stages/definition';
 import { createStageTools, type StageTools } from '../src/stages/tools';
 
 /**
  * A re-render job with its real collaborators (PostgreSQL, local storage, Redis, an HTTP purge endpoint), driven
  * directly: no worker runs, so each test decides what fails, and when.
  */
-const stage = (name: string) => STAGES.find((candidate) => candidate.name === name) as StageDefinition;
-
 function jobFor(assetId: string, options: { attemptsMade?: number; attempts?: number } = {}) {
-  return {
-    id: `reprocess-test-${assetId}`,
-    name: 'reprocess',
-    timestamp: Date.now(),
-    data: { assetId, reprocess: true },
-    attemptsMade: options.attemptsMade ?? 0,
-    opts: { attempts: options.attempts ?? 5 },
-  } as unknown as Job<ReprocessJobData, JobOutcome>;
+  return jobOf<ReprocessJobData>({ assetId, reprocess: true }, { id: `reprocess-test-${assetId}`, ...options });
 }
 
 describe('a re-render job', () => {

@@ -1,33 +1,23 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAsset, listRenditions, listStages, markAssetDeleting, type Asset } from '@renditions/db';
-import { UnrecoverableError, type AssetJobData, type Job, type JobOutcome } from '@renditions/queue';
+import { UnrecoverableError, type AssetJobData } from '@renditions/queue';
 import type { ObjectStorage } from '@renditions/storage';
 import { createTestContext, type TestContext } from '../../../test/support/context';
+import { jobOf, stageNamed as stage } from '../../../test/support/jobs';
 import { readCorpus } from '../../../test/support/corpus';
 import { upload, type UploadResponse } from '../../../test/support/http';
 import { storageWith } from '../../../test/support/storage-with';
-import { STAGES } from '../src/stages';
 import { runStage } from '../src/stages/runner';
 import { createStageTools, type StageTools } from '../src/stages/tools';
-import type { StageDefinition } from '../src/stages/definition';
 
 /**
  * The one runner with its real collaborators (PostgreSQL, local storage, Redis), stage by stage, driven
  * directly: no worker runs, so each test decides what happens between two steps.
  */
-const stage = (name: string) => STAGES.find((candidate) => candidate.name === name) as StageDefinition;
-
 /** The job a BullMQ worker would hand the processor. */
 function jobFor(asset: Asset, options: { attemptsMade?: number; attempts?: number; run?: number } = {}) {
-  return {
-    id: `test-${asset.id}`,
-    name: 'test',
-    timestamp: Date.now(),
-    data: { assetId: asset.id, run: options.run ?? asset.flowRun },
-    attemptsMade: options.attemptsMade ?? 0,
-    opts: { attempts: options.attempts ?? 5 },
-  } as unknown as Job<AssetJobData, JobOutcome>;
+  return jobOf<AssetJobData>({ assetId: asset.id, run: options.run ?? asset.flowRun }, { id: `test-${asset.id}`, ...options });
 }
 
 describe('the stage runner', () => {

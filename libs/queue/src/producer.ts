@@ -85,14 +85,17 @@ export class QueueClient {
 
   /**
    * Makes sure the asset's flow run exists: re-adds it when Redis lost it (restart without persistence) or when
-   * its root job failed for good. Returns whether a flow was added.
+   * its root job ended (failed for good, or completed). `stillWanted` is asked once the flow looks gone, before
+   * anything changes: a root that completed between the caller's reading and this look has settled its asset, and
+   * must not run again. Returns whether a flow was added.
    */
-  async ensureAssetFlow(data: AssetJobData): Promise<boolean> {
+  async ensureAssetFlow(data: AssetJobData, stillWanted: () => Promise<boolean> = async () => true): Promise<boolean> {
     const root = this.requireFlow().root.name;
     const queue = this.queue(root);
     const rootId = stageJobId(root, data);
     const state = await this.bounded(queue.getJobState(rootId), 'read a job state');
     if (state !== 'unknown' && state !== 'failed' && state !== 'completed') return false;
+    if (!(await stillWanted())) return false;
     if (state !== 'unknown') await this.bounded(removeJob(queue, rootId), 'remove a job');
     await this.enqueueAssetFlow(data);
     return true;

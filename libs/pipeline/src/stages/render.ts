@@ -35,24 +35,23 @@ function renderStage<const Name extends string>(
       // Renditions are stored and recorded as they are encoded, outside the scheduler (a write never holds a
       // core): the first at once, the next ones in batches (see RENDITION_COMMIT_SPACING_MS); renderRenditions
       // awaits every commit, so a failed write fails this job (to be retried), never the process.
-      const commitRendered = batchWhileBusy<{ spec: RenditionSpec; output: EncodedImage }>((batch) =>
-        commit({
-          objects: batch.map(({ spec, output }) => ({
-            key: storageKeys.rendition(asset.id, spec.size, spec.format),
-            data: output.data,
-            contentType: output.mime,
-          })),
-          record: async (tx) => {
-            for (const { spec, output } of batch) {
-              await markRenditionReady(
-                tx,
-                { assetId: asset.id, size: spec.size, format: spec.format },
-                { storageKey: storageKeys.rendition(asset.id, spec.size, spec.format), bytes: output.data.length, etag: strongEtag(output.data) },
-              );
-            }
-          },
-          announce: [...batch.map(() => 'image.rendition.ready' as const), 'image.updated'],
-        }),
+      const commitRendered = batchWhileBusy<{ spec: RenditionSpec; output: EncodedImage }>(
+        (batch) => {
+          const rendered = batch.map(({ spec, output }) => ({ spec, output, key: storageKeys.rendition(asset.id, spec.size, spec.format) }));
+          return commit({
+            objects: rendered.map(({ output, key }) => ({ key, data: output.data, contentType: output.mime })),
+            record: async (tx) => {
+              for (const { spec, output, key } of rendered) {
+                await markRenditionReady(
+                  tx,
+                  { assetId: asset.id, size: spec.size, format: spec.format },
+                  { storageKey: key, bytes: output.data.length, etag: strongEtag(output.data) },
+                );
+              }
+            },
+            announce: [...batch.map(() => 'image.rendition.ready' as const), 'image.updated'],
+          });
+        },
         { spacingMs: RENDITION_COMMIT_SPACING_MS, expected: specs.length },
       );
       await renderRenditions(await base(), specs, (spec, output) => commitRendered({ spec, output }), { scheduler: cpu });

@@ -11,7 +11,7 @@ import { ROOT_STAGE } from './index';
 import type { StageTools } from './tools';
 
 /** A change was refused because the asset went away (deleted or rejected) while the stage ran. */
-export class AssetWentAway extends Error {
+class AssetWentAway extends Error {
   override name = 'AssetWentAway';
 }
 
@@ -60,13 +60,30 @@ export async function runStage(
     if (stage.name === ROOT_STAGE) tools.sources.forget(asset.id);
     return outcome;
   } catch (error) {
-    if (error instanceof AssetWentAway || (await wentAway(services, assetId))) {
-      return { outcome: 'skipped', detail: 'asset deleted or rejected while the stage ran' };
-    }
-    const permanent = isPermanent(error);
-    if (permanent || attempt.last) await recordFinalFailure(services, stage, assetId, error);
-    throw permanent ? new UnrecoverableError(describe(error)) : error;
+    return failedJobOutcome(services, assetId, error, {
+      last: attempt.last,
+      whenFinal: () => recordFinalFailure(services, stage, assetId, error),
+      skipped: 'asset deleted or rejected while the stage ran',
+    });
   }
+}
+
+/**
+ * What a job on an asset does with its failure: skip when the asset was deleted or rejected under it (not a failure
+ * of the job), else run `whenFinal` if no retry follows (content that can never succeed, or the last attempt) and
+ * rethrow, as UnrecoverableError when retrying cannot help. Shared by stage jobs and backfill re-render jobs.
+ * @throws the job's error, or an UnrecoverableError in its place
+ */
+export async function failedJobOutcome(
+  services: Services,
+  assetId: string,
+  error: unknown,
+  options: { last: boolean; whenFinal: () => Promise<void>; skipped: string },
+): Promise<JobOutcome> {
+  if (error instanceof AssetWentAway || (await wentAway(services, assetId))) return { outcome: 'skipped', detail: options.skipped };
+  const permanent = isPermanent(error);
+  if (permanent || options.last) await options.whenFinal();
+  throw permanent ? new UnrecoverableError(describe(error)) : error;
 }
 
 async function skipReason(services: Services, stage: StageDefinition, asset: Asset, run: number): Promise<string | undefined> {
@@ -79,7 +96,7 @@ async function skipReason(services: Services, stage: StageDefinition, asset: Ass
 }
 
 /** A failure that came from the asset being deleted or rejected under the stage is not a failure of the stage. */
-export async function wentAway(services: Services, assetId: string): Promise<boolean> {
+async function wentAway(services: Services, assetId: string): Promise<boolean> {
   const asset = await findAsset(services.db, assetId).catch(() => undefined);
   return asset === undefined ? false : Boolean(asset.deletingAt) || asset.moderationVerdict === 'reject';
 }
@@ -128,7 +145,7 @@ async function recordFinalFailure(services: Services, stage: StageDefinition, as
 }
 
 /** Content that can never succeed: retrying an undecodable image or a missing original only wastes attempts. */
-export function isPermanent(error: unknown): boolean {
+function isPermanent(error: unknown): boolean {
   return error instanceof InvalidImageError || error instanceof ObjectNotFoundError || error instanceof UnrecoverableError;
 }
 
