@@ -24,8 +24,13 @@ interface Behaviour {
 }
 
 const WAITS_FOR_REDIS: Behaviour = { server: { maxRetriesPerRequest: null }, offlineQueue: true };
+/**
+ * A subscriber skips ioredis's ready check: its INFO is refused once a SUBSCRIBE queued while connecting went out
+ * first ("Connection in subscriber mode"), which failed some of the streams opened at once on a fresh connection.
+ */
+const SUBSCRIBES: Behaviour = { server: { maxRetriesPerRequest: null, enableReadyCheck: false }, offlineQueue: true };
 const FAILS_FAST: Behaviour = { server: { maxRetriesPerRequest: 1, connectTimeout: 2000 }, offlineQueue: false };
-const BEHAVIOURS: Record<RedisPurpose, Behaviour> = { worker: WAITS_FOR_REDIS, subscriber: WAITS_FOR_REDIS, producer: FAILS_FAST };
+const BEHAVIOURS: Record<RedisPurpose, Behaviour> = { worker: WAITS_FOR_REDIS, subscriber: SUBSCRIBES, producer: FAILS_FAST };
 
 const reconnectDelay = (attempt: number) => Math.min(attempt * 200, 2000);
 
