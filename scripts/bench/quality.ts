@@ -114,6 +114,7 @@ function describe(options: Options): { family: string; quality: number } {
     case 'jpg': {
       const o = options.options;
       const extra = [o.mozjpeg ? 'mozjpeg' : 'libjpeg', o.chromaSubsampling === '4:4:4' ? '4:4:4' : '4:2:0'];
+      if (o.optimiseScans === false) extra.push('plain scans');
       return { family: `jpg ${extra.join(' ')}`, quality: o.quality ?? 80 };
     }
     case 'webp': {
