@@ -100,6 +100,21 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES set, so REDIS_URL is ignored)'
     expectAllReady(await getImage(ctx.url, image.id));
   });
 
+  it('delivers one image\'s events in the order they were published, as a stream that ends at the settling event needs', async () => {
+    const imageId = `order-${Date.now()}`;
+    const received: string[] = [];
+    const unsubscribe = await ctx.services.events.subscribe(imageId, (event) => received.push(event.timestamp));
+    try {
+      // Sent back to back, as a commit announces its renditions: a publish that reached another node could overtake.
+      const sequence = Array.from({ length: 400 }, (_, i) => String(i));
+      await Promise.all(sequence.map((n) => ctx.services.events.publish(imageId, { type: 'image.updated', timestamp: n, data: {} })));
+      await pollUntil('every event to arrive', async () => received.length >= sequence.length, 10_000);
+      expect(received).toEqual(sequence);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   it('counts uploads in the cluster, one count shared by two API processes', async () => {
     const config = { ...ctx.services.config, edge: { ...ctx.services.config.edge, uploadsPerMinute: 2 } };
     const processes: Array<{ services: ServicesHandle; api?: RunningServer }> = ['one', 'two'].map((name) => ({

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Command, type Cluster, type Redis } from 'ioredis';
 import pTimeout from 'p-timeout';
 import type { ImageEvent } from './types';
 
@@ -47,7 +47,22 @@ export class EventBus {
   }
 
   async publish(imageId: string, event: ImageEvent): Promise<void> {
-    await this.publisher.publish(this.channelName(imageId), JSON.stringify(event));
+    const channel = this.channelName(imageId);
+    await this.publisherFor(channel).publish(channel, JSON.stringify(event));
+  }
+
+  /**
+   * A cluster sends PUBLISH, which names no key, to any node, and each node forwards what it got over the cluster
+   * bus on its own: two events of an image published through different nodes can reach a subscriber in either
+   * order, and a stream that ends at image.ready would miss a rendition.ready that was overtaken. Every event of a
+   * channel goes through the master of the channel's slot instead, so they arrive in the order they were sent.
+   */
+  private publisherFor(channel: string): Redis | Cluster {
+    if (!this.publisher.isCluster) return this.publisher;
+    const cluster = this.publisher as Cluster;
+    // The slot a key of this name is in: what SPUBLISH, which does name its channel, would be routed by.
+    const master = cluster.slots[new Command('spublish', [channel, '']).getSlot()]?.[0];
+    return cluster.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === master) ?? cluster;
   }
 
   /**
