@@ -22,6 +22,19 @@ export async function setStageStatus(
     .where(and(eq(assetStages.assetId, assetId), eq(assetStages.stage, stage)));
 }
 
+/**
+ * A job starts its stage: `processing`, unless the stage is ready already (a retried or duplicate job whose work
+ * is done). Returns false then, and for an asset without that stage's row: there is nothing for the job to do.
+ */
+export async function claimStage(db: Executor, assetId: string, stage: string): Promise<boolean> {
+  const claimed = await db
+    .update(assetStages)
+    .set({ status: 'processing', error: null, updatedAt: new Date() })
+    .where(and(eq(assetStages.assetId, assetId), eq(assetStages.stage, stage), ne(assetStages.status, 'ready')))
+    .returning({ stage: assetStages.stage });
+  return claimed.length > 0;
+}
+
 /** Moves the given formats' renditions that are not ready to `processing`: a retried job redoes only what is missing. */
 export async function markRenditionsProcessing(db: Executor, assetId: string, formats: readonly string[]): Promise<Rendition[]> {
   return db
@@ -31,15 +44,26 @@ export async function markRenditionsProcessing(db: Executor, assetId: string, fo
     .returning();
 }
 
-export async function markRenditionReady(
-  db: Executor,
-  key: { assetId: string; size: string; format: string },
-  stored: { storageKey: string; bytes: number; etag: string },
-): Promise<void> {
-  await db
-    .update(renditions)
-    .set({ status: 'ready', ...stored, updatedAt: new Date() })
-    .where(and(eq(renditions.assetId, key.assetId), eq(renditions.size, key.size), eq(renditions.format, key.format)));
+export interface StoredRendition {
+  size: string;
+  format: string;
+  storageKey: string;
+  bytes: number;
+  etag: string;
+}
+
+/** Records renditions whose bytes are stored: `ready`, with where they are. One statement for the whole batch. */
+export async function markRenditionsReady(db: Executor, assetId: string, stored: readonly StoredRendition[]): Promise<void> {
+  if (stored.length === 0) return;
+  const rows = sql.join(
+    stored.map((one) => sql`(${one.size}, ${one.format}, ${one.storageKey}, ${one.bytes}::integer, ${one.etag})`),
+    sql`, `,
+  );
+  await db.execute(sql`
+    update ${renditions}
+    set status = 'ready', storage_key = stored.storage_key, bytes = stored.bytes, etag = stored.etag, updated_at = now()
+    from (values ${rows}) as stored (size, format, storage_key, bytes, etag)
+    where ${renditions.assetId} = ${assetId} and ${renditions.size} = stored.size and ${renditions.format} = stored.format`);
 }
 
 /** Every rendition of the given formats (all when omitted) that is not ready is failed. */

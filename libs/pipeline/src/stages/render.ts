@@ -1,4 +1,4 @@
-import { markRenditionReady, markRenditionsProcessing } from '@renditions/db';
+import { markRenditionsProcessing, markRenditionsReady } from '@renditions/db';
 import { renderRenditions, type EncodedImage, type RenditionFormat, type RenditionSpec } from '@renditions/imaging';
 import { storageKeys } from '../keys';
 import { strongEtag } from '../tokens';
@@ -35,21 +35,24 @@ function renderStage<const Name extends string>(
       // Renditions are stored and recorded as they are encoded, outside the scheduler (a write never holds a
       // core): the first at once, the next ones in batches (see RENDITION_COMMIT_SPACING_MS); renderRenditions
       // awaits every commit, so a failed write fails this job (to be retried), never the process.
+      // The batch with the last rendition also finishes the stage, in the same transaction.
+      let committed = 0;
       const commitRendered = batchWhileBusy<{ spec: RenditionSpec; output: EncodedImage }>(
         (batch) => {
-          const rendered = batch.map(({ spec, output }) => ({ spec, output, key: storageKeys.rendition(asset.id, spec.size, spec.format) }));
+          const stored = batch.map(({ spec, output }) => ({
+            size: spec.size,
+            format: spec.format,
+            storageKey: storageKeys.rendition(asset.id, spec.size, spec.format),
+            bytes: output.data.length,
+            etag: strongEtag(output.data),
+            output,
+          }));
+          committed += batch.length;
           return commit({
-            objects: rendered.map(({ output, key }) => ({ key, data: output.data, contentType: output.mime })),
-            record: async (tx) => {
-              for (const { spec, output, key } of rendered) {
-                await markRenditionReady(
-                  tx,
-                  { assetId: asset.id, size: spec.size, format: spec.format },
-                  { storageKey: key, bytes: output.data.length, etag: strongEtag(output.data) },
-                );
-              }
-            },
+            objects: stored.map(({ storageKey, output }) => ({ key: storageKey, data: output.data, contentType: output.mime })),
+            record: (tx) => markRenditionsReady(tx, asset.id, stored),
             announce: [...batch.map(() => 'image.rendition.ready' as const), 'image.updated'],
+            completes: committed === specs.length,
           });
         },
         { spacingMs: RENDITION_COMMIT_SPACING_MS, expected: specs.length },

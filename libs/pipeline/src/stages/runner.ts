@@ -1,4 +1,4 @@
-import { failUnfinishedRenditions, findAsset, listStages, setStageStatus, type Asset } from '@renditions/db';
+import { claimStage, failUnfinishedRenditions, findAsset, setStageStatus, type Asset } from '@renditions/db';
 import { InvalidImageError } from '@renditions/errors';
 import { ObjectNotFoundError } from '@renditions/storage';
 import { UnrecoverableError, type AssetJobData, type Job, type JobOutcome } from '@renditions/queue';
@@ -16,8 +16,8 @@ class AssetWentAway extends Error {
 }
 
 /**
- * Runs one stage job, owning what every stage repeats: the skip guard (asset gone, being deleted, rejected,
- * stage done, run superseded), every status change including the final failure, "store, then record; if
+ * Runs one stage job, owning what every stage repeats: the skip guard (asset gone, being deleted, rejected, run
+ * superseded, stage done: claiming it says so), every status change including the final failure, "store, then record; if
  * recording is refused, remove what was stored", and no retries for content that can never succeed.
  */
 export async function runStage(
@@ -28,7 +28,7 @@ export async function runStage(
 ): Promise<JobOutcome> {
   const { assetId, run } = job.data;
   const asset = await findAsset(services.db, assetId);
-  const skip = asset ? await skipReason(services, stage, asset, run) : 'asset deleted';
+  const skip = asset ? skipReason(asset, run) : 'asset deleted';
   if (skip || !asset) return { outcome: 'skipped', detail: skip };
 
   const attempts = job.opts.attempts ?? 1;
@@ -53,7 +53,9 @@ export async function runStage(
   };
 
   try {
-    if (stage.name !== ROOT_STAGE) await setStageStatus(services.db, assetId, stage.name, 'processing');
+    if (stage.name !== ROOT_STAGE && !(await claimStage(services.db, assetId, stage.name))) {
+      return { outcome: 'skipped', detail: 'already done' };
+    }
     const outcome = await stage.run(context);
     if (!completed) await storeThenRecord(services, stage, asset, { completes: true });
     // Settled: nothing more is made from this asset's pixels.
@@ -86,13 +88,12 @@ export async function failedJobOutcome(
   throw permanent ? new UnrecoverableError(describe(error)) : error;
 }
 
-async function skipReason(services: Services, stage: StageDefinition, asset: Asset, run: number): Promise<string | undefined> {
+/** Why a job has nothing to do on this asset; a stage already done is found when the job claims it. */
+function skipReason(asset: Asset, run: number): string | undefined {
   if (asset.deletingAt) return 'asset deleted';
   if (asset.moderationVerdict === 'reject') return 'rejected by moderation';
   if (asset.flowRun !== run) return `run ${run} was superseded by run ${asset.flowRun}`;
-  if (stage.name === ROOT_STAGE) return undefined;
-  const row = (await listStages(services.db, asset.id)).find((candidate) => candidate.stage === stage.name);
-  return row?.status === 'ready' ? 'already done' : undefined;
+  return undefined;
 }
 
 /** A failure that came from the asset being deleted or rejected under the stage is not a failure of the stage. */
