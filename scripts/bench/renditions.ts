@@ -32,6 +32,7 @@ import type { ImageResource } from '@renditions/pipeline';
 import { QUEUE_NAMES } from '@renditions/pipeline';
 import { QueueClient } from '@renditions/queue';
 import { CORPUS_DIR } from '../../test/support/corpus';
+import { API_MALLOC_ENV } from '../api-malloc-env';
 import { upload } from '../../test/support/http';
 import { readEventStream } from '../../test/support/sse';
 import type { PlainResult } from './plain-sharp';
@@ -49,7 +50,8 @@ import { BENCH_REDIS_URL, benchEnv, freePort, launchEntry, percentile, runCleanu
 import { benchUploads, formatUploadBench, type UploadBenchResult } from './upload';
 import { mapConcurrently } from '../../test/support/map-concurrently';
 
-// The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
+// The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat;
+// the API gets start.ts's malloc settings too.
 const WORKER_NICENESS = 10;
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 
@@ -117,7 +119,7 @@ async function startStack(): Promise<Stack> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env = benchEnv(backends, dir, port);
-  const api = launch('api', 'apps/api/src/main.ts', [], env, dir);
+  const api = launch('api', 'apps/api/src/main.ts', [], { ...env, ...API_MALLOC_ENV }, dir);
   const worker = launch('worker', 'apps/worker/src/main.ts', [], workerEnv(env), dir, WORKER_NICENESS);
   const queues = new QueueClient({ redisUrl: BENCH_REDIS_URL, prefix: backends.prefix, queueNames: QUEUE_NAMES });
   cleanups.push(() => queues.close());
