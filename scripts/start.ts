@@ -4,18 +4,14 @@
  * runs at a lower CPU priority so uploads stay fast while renditions saturate the cores.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@renditions/config';
 import { migrateDatabase } from '@renditions/db';
 import { decideLogFormat } from '@renditions/observability';
-import { API_MALLOC_ENV } from './api-malloc-env';
+import { API_MALLOC_ENV, WORKER_MALLOC_ENV, WORKER_NICENESS } from './process-env';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const WORKER_NICENESS = 10;
-// jemalloc keeps sharp's memory flat under load (see BASELINE.md); used when the system has it.
-const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 const FIRST_RESTART_DELAY_MS = 1_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 // A child that ran this long was healthy: its next crash is a new incident, restarted without delay build-up.
@@ -93,7 +89,7 @@ keepRunning({ name: 'api', entry: 'apps/api/src/main.ts', env: API_MALLOC_ENV })
 keepRunning({
   name: 'worker',
   entry: 'apps/worker/src/main.ts',
-  env: existsSync(JEMALLOC) ? { LD_PRELOAD: JEMALLOC } : {},
+  env: WORKER_MALLOC_ENV,
   niceness: WORKER_NICENESS,
 });
 process.on('SIGTERM', stop);

@@ -59,7 +59,7 @@ import sharp from 'sharp';
 import { migrateDatabase } from '@renditions/db';
 import { AFTER_IHDR, idatBombPng, incompressiblePng, pngChunk } from '../../libs/imaging/test/png-builders';
 import { sampleValue } from '../../test/support/prometheus';
-import { API_MALLOC_ENV } from '../api-malloc-env';
+import { API_MALLOC_ENV } from '../process-env';
 import { peakRssBytes } from './proc';
 import { median } from './stages';
 import { deleteKeys, freePort, percentile, stop, table, waitFor } from './harness';

@@ -15,7 +15,6 @@
  * Everything the run created (processes, database, Redis keys, files) is removed at the end, also on failure.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,13 +25,11 @@ import type { ImageResource } from '@renditions/pipeline';
 import { readCorpus } from '../../test/support/corpus';
 import { upload } from '../../test/support/http';
 import { readEventStream } from '../../test/support/sse';
-import { benchEnv, freePort, launchEntry, runCleanups, table, throwawayBackends, waitFor, type Cleanups } from './harness';
+import { API_MALLOC_ENV, WORKER_MALLOC_ENV, WORKER_NICENESS } from '../process-env';
+import { benchEnv, freePort, launchEntry, runCleanups, table, throwawayBackends, waitFor, withComment, type Cleanups } from './harness';
 import { machineBusySeconds, processCpuSeconds } from './proc';
 import { median } from './stages';
 
-// The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat.
-const WORKER_NICENESS = 10;
-const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 /** What the backfill re-renders: photos of every size an image host gets, 0.3 to 12 MP. */
 const SEED_PHOTOS = [
   'photos/DSCN0010.jpg',
@@ -87,8 +84,8 @@ async function startStack(): Promise<Stack> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env = benchEnv(backends, dir, port);
-  launch('api', 'apps/api/src/main.ts', [], env, dir);
-  const worker = launch('worker', 'apps/worker/src/main.ts', [], existsSync(JEMALLOC) ? { ...env, LD_PRELOAD: JEMALLOC } : env, dir, WORKER_NICENESS);
+  launch('api', 'apps/api/src/main.ts', [], { ...env, ...API_MALLOC_ENV }, dir);
+  const worker = launch('worker', 'apps/worker/src/main.ts', [], { ...env, ...WORKER_MALLOC_ENV }, dir, WORKER_NICENESS);
   await waitFor('the API to answer /healthz', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
   return { url, db, env, dir, worker };
 }
@@ -108,13 +105,6 @@ async function runToEnd(name: string, entry: string, args: string[], stack: Stac
 
 // ---------------------------------------------------------------------------------------------------------
 // Inputs and measures.
-
-/** The same JPEG with a comment after SOI: new bytes (no deduplication), the very same pixels and decode work. */
-function withComment(jpeg: Buffer, text: string): Buffer {
-  const comment = Buffer.from(text, 'latin1');
-  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
-  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
-}
 
 async function uploadOne(url: string, bytes: Buffer): Promise<string> {
   const response = await upload(url, bytes, { filename: 'photo.jpg', type: 'image/jpeg' });

@@ -54,6 +54,17 @@ export function table(headers: string[], rows: string[][]): string {
 }
 
 /** Undo steps, run last-in first-out at the end of a run whatever happened. */
+/**
+ * The same JPEG with a comment segment right after SOI: new bytes (so the API stores and processes it as a new asset
+ * rather than joining one it has already), the very same pixels and decode work. The strip stage removes the comment
+ * like any other metadata.
+ */
+export function withComment(jpeg: Buffer, text: string): Buffer {
+  const comment = Buffer.from(text, 'latin1');
+  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
+  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
+}
+
 export type Cleanups = Array<() => Promise<void>>;
 
 /** Runs the undo steps last-in first-out; a failing step is reported, and the others still run. */

@@ -20,20 +20,13 @@ import { createServices, createStageTools, runStage, STAGES, uploadImage } from 
 import type { AssetJobData } from '@renditions/queue';
 import { CORPUS_DIR } from '../../test/support/corpus';
 import { jobOf } from '../../test/support/jobs';
-import { benchEnv, runCleanups, table, throwawayBackends, type Cleanups } from './harness';
+import { benchEnv, runCleanups, table, throwawayBackends, withComment, type Cleanups } from './harness';
 import { median } from './stages';
 
 interface Sample {
   step: string;
   cpuMs: number;
   wallMs: number;
-}
-
-/** The same JPEG with a comment segment after SOI: new bytes, so every repeat is a new asset with a full flow. */
-function withComment(jpeg: Buffer, text: string): Buffer {
-  const comment = Buffer.from(text, 'latin1');
-  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
-  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
 }
 
 async function measure<T>(samples: Sample[], step: string, work: () => Promise<T>): Promise<T> {

@@ -19,7 +19,6 @@
  * `-- --batch [runs]` runs only the 6-photo throughput comparison, three times by default (not for the README table).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +31,7 @@ import type { ImageResource } from '@renditions/pipeline';
 import { QUEUE_NAMES } from '@renditions/pipeline';
 import { QueueClient } from '@renditions/queue';
 import { CORPUS_DIR } from '../../test/support/corpus';
-import { API_MALLOC_ENV } from '../api-malloc-env';
+import { API_MALLOC_ENV, WORKER_HAS_JEMALLOC, WORKER_MALLOC_ENV, WORKER_NICENESS } from '../process-env';
 import { upload } from '../../test/support/http';
 import { readEventStream } from '../../test/support/sse';
 import type { PlainResult } from './plain-sharp';
@@ -46,14 +45,10 @@ import {
   runnableThreads,
 } from './proc';
 import { median, readStageStats, type StageStats } from './stages';
-import { BENCH_REDIS_URL, benchEnv, freePort, launchEntry, percentile, runCleanups, table, throwawayBackends, waitFor, type Cleanups } from './harness';
+import { BENCH_REDIS_URL, benchEnv, freePort, launchEntry, percentile, runCleanups, table, throwawayBackends, waitFor, withComment, type Cleanups } from './harness';
 import { benchUploads, formatUploadBench, type UploadBenchResult } from './upload';
 import { mapConcurrently } from '../../test/support/map-concurrently';
 
-// The same as scripts/start.ts: the worker yields the CPU to the API, and jemalloc keeps sharp's memory flat;
-// the API gets start.ts's malloc settings too.
-const WORKER_NICENESS = 10;
-const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 
 const THROUGHPUT = { uploadConcurrency: 4, timelineMs: 2000 };
 /** The issue's batch: six distinct real photos, 0.3 to 12 MP, one of them rotated (EXIF 6), all uploaded at once. */
@@ -130,8 +125,9 @@ async function startStack(): Promise<Stack> {
   return { url, prefix, databaseName, admin, redisPid, dir, env, api, worker, queues, redis };
 }
 
+/** The worker's environment as `npm start` gives it (plain sharp gets it too, to compare like with like). */
 function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return existsSync(JEMALLOC) ? { ...env, LD_PRELOAD: JEMALLOC } : env;
+  return { ...env, ...WORKER_MALLOC_ENV };
 }
 
 /** launchEntry, keeping the pid of the process doing the work (the one measured). */
@@ -184,16 +180,6 @@ async function listFiles(folder: string, extension: string): Promise<string[]> {
 /** The inputs with bytes of their own (see withComment); the Kodak PNGs are uploaded once per run, so they stay as they are. */
 function ownBytes(inputs: Input[], label: string): Input[] {
   return inputs.map((input) => (input.type === 'image/jpeg' ? { ...input, bytes: withComment(input.bytes, `bench ${label}`) } : input));
-}
-
-/**
- * The same JPEG with a comment segment right after SOI: new bytes (so no deduplication: a full flow runs), the
- * very same pixels and decode work. The strip stage removes the comment like any other metadata.
- */
-function withComment(jpeg: Buffer, text: string): Buffer {
-  const comment = Buffer.from(text, 'latin1');
-  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
-  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -825,7 +811,7 @@ function printSummary(results: Results, latencySource: Buffer, loadAtStart: numb
           `${(percentile(level.api.latenciesMs, 99) / percentile(level.reference.latenciesMs, 99)).toFixed(2)}x (goal <= ${GOALS.uploadVsReference}x).`,
       ),
       `- Peak RSS: worker ${mib(workerPeak)} (goal <= ${GOALS.workerRssMiB} MiB); plain sharp ${mib(plainPeak)}; API ${mib(results.apiPeak)}.`,
-      `- Worker at nice ${WORKER_NICENESS} with ${existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc'}, WORKER_CONCURRENCY ` +
+      `- Worker at nice ${WORKER_NICENESS} with ${WORKER_HAS_JEMALLOC ? 'jemalloc' : 'glibc malloc'}, WORKER_CONCURRENCY ` +
         `${workerConcurrency}. Other load on the machine (cores; per throughput run plain, pipeline, plain; uploads idle, saturated): ` +
         `${[...throughput.flatMap((run) => [run.plainBefore.othersCores, run.pipeline.cpu.others, run.plainAfter.othersCores]), latency.idle.cpu.others, latency.saturated.cpu.others].map(cores).join(', ')}; ` +
         `load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end.`,

@@ -19,8 +19,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { CORPUS_DIR } from '../../test/support/corpus';
-import { API_MALLOC_ENV } from '../api-malloc-env';
-import { benchEnv, freePort, launchEntry, percentile, runCleanups, table, throwawayBackends, waitFor, type Cleanups } from './harness';
+import { API_MALLOC_ENV } from '../process-env';
+import { benchEnv, freePort, launchEntry, percentile, runCleanups, table, throwawayBackends, waitFor, withComment, type Cleanups } from './harness';
 import { mainThreadCpuSeconds, peakRssBytes, processCpuSeconds, rssBytes } from './proc';
 
 
@@ -158,16 +158,6 @@ async function uploadBlock(target: UploadTarget, next: () => Buffer, count: numb
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   return latencies;
-}
-
-/**
- * The same JPEG with a comment segment right after SOI: new bytes (so our API stores and records each upload rather
- * than joining an asset it has already), the very same pixels and decode work.
- */
-function withComment(jpeg: Buffer, text: string): Buffer {
-  const comment = Buffer.from(text, 'latin1');
-  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
-  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
