@@ -1,34 +1,16 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testChildEnv, throwawayDatabaseName, throwawayQueuePrefix } from '../support/test-run';
-import { freePort } from '../support/ports';
+import { startScriptBackends, type StartScriptBackends } from '../support/start-script';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const databaseName = throwawayDatabaseName();
-const queuePrefix = throwawayQueuePrefix();
 
 /** Children of `parent` whose command line names `entry` (pgrep answers 1 when there is none). */
 async function childPids(parent: number, entry: string): Promise<number[]> {
   const { stdout } = await promisify(execFile)('pgrep', ['-P', String(parent), '-f', entry]).catch(() => ({ stdout: '' }));
   return stdout.split('\n').filter(Boolean).map(Number);
-}
-
-async function dropQueueKeys(): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    const keys = await redis.keys(`${queuePrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 function isAlive(pid: number): boolean {
@@ -48,30 +30,17 @@ async function healthy(url: string): Promise<boolean> {
 describe('npm start', () => {
   let start: ChildProcess;
   let exited: Promise<number | null>;
-  let url: string;
-  let storageDir: string;
+  let backends: StartScriptBackends;
   let output = '';
 
   beforeAll(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    storageDir = await mkdtemp(path.join(os.tmpdir(), 'start-restarts-'));
+    backends = await startScriptBackends('start-restarts', { LOG_LEVEL: 'silent' });
     // Its own process group, so afterAll can kill start and every child it launched in one call, whatever happened.
     start = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/start.ts')], {
       cwd: ROOT,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${databaseName}`,
-        REDIS_URL,
-        QUEUE_PREFIX: queuePrefix,
-        PORT: String(port),
-        STORAGE_DIR: storageDir,
-        WORKER_METRICS_PORT: '0',
-        LOG_LEVEL: 'silent',
-        ...testChildEnv(),
-      },
+      env: backends.env,
     });
     start.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     start.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -84,19 +53,12 @@ describe('npm start', () => {
     } catch {
       // The group is already gone: start stopped everything itself.
     }
-    const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => undefined });
-    try {
-      await admin.unsafe(`drop database if exists "${databaseName}" with (force)`);
-    } finally {
-      await admin.end();
-    }
-    await dropQueueKeys();
-    if (storageDir) await rm(storageDir, { recursive: true, force: true });
+    await backends?.remove();
   });
 
   it('restarts a worker that died while the API keeps answering, and stops everything on SIGTERM', async () => {
     const startPid = start.pid!;
-    await expect.poll(() => healthy(url), { timeout: 30_000, interval: 250 }).toBe(true);
+    await expect.poll(() => healthy(backends.url), { timeout: 30_000, interval: 250 }).toBe(true);
     const [apiPid] = await childPids(startPid, 'apps/api/');
     const [workerPid] = await childPids(startPid, 'apps/worker/');
     expect(apiPid).toBeDefined();
@@ -107,7 +69,7 @@ describe('npm start', () => {
     let unhealthyAnswers = 0;
     const watcher = (async () => {
       while (watching) {
-        if (!(await healthy(url))) unhealthyAnswers += 1;
+        if (!(await healthy(backends.url))) unhealthyAnswers += 1;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();

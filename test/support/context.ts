@@ -121,7 +121,7 @@ export async function dropQueueKeys(redisUrl: string, prefix: string): Promise<v
   }
 }
 
-async function dropDatabase(databaseUrl: string): Promise<void> {
+export async function dropDatabase(databaseUrl: string): Promise<void> {
   const name = new URL(databaseUrl).pathname.slice(1);
   const sql = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => undefined });
   try {
