@@ -13,9 +13,10 @@ import { createServices, parseReprocessFilter, requestReprocess } from '@renditi
 
 const USAGE = 'usage: npm run reprocess [-- --size s,b,t,m,l,h] [--format webp,avif,jpg] [--since <ISO date>] [--until <ISO date>] [--dry-run]';
 
-let options;
+let filter;
+let dryRun;
 try {
-  options = parseArgs({
+  const { values } = parseArgs({
     options: {
       size: { type: 'string' },
       format: { type: 'string' },
@@ -25,15 +26,9 @@ try {
     },
     // A mistyped `--dry-run` must not turn into a real backfill.
     strict: true,
-  }).values;
-} catch (error) {
-  console.error(`${(error as Error).message}\n${USAGE}`);
-  process.exit(2);
-}
-
-let filter;
-try {
-  filter = parseReprocessFilter(options);
+  });
+  filter = parseReprocessFilter(values);
+  dryRun = values['dry-run'];
 } catch (error) {
   console.error(`${(error as Error).message}\n${USAGE}`);
   process.exit(2);
@@ -42,7 +37,7 @@ try {
 const config = loadConfig();
 const services = createServices(config, createLogger({ level: config.logLevel, name: 'reprocess' }));
 try {
-  const report = await requestReprocess(services, filter, { dryRun: options['dry-run'] });
+  const report = await requestReprocess(services, filter, { dryRun });
   const total = report.counts.reduce((sum, count) => sum + count.renditions, 0);
   console.log(`${report.dryRun ? 'dry run: would re-render' : 'marked for re-rendering:'} ${total} renditions of ${report.assets} assets`);
   for (const line of describeCounts(report.counts)) console.log(`  ${line}`);

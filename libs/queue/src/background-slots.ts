@@ -24,10 +24,16 @@ export interface BackgroundSlots {
 export function backgroundSlots(limit: number, newWorkWaiting: () => Promise<boolean>): BackgroundSlots {
   let running = 0;
   let closing = false;
+  // Every job waiting for a turn asks the same question: one read answers all of them for CHECK_MS.
+  let lastCheck: { at: number; answer: Promise<boolean> } | undefined;
+  const newWorkWaitingNow = () => {
+    if (!lastCheck || Date.now() - lastCheck.at >= CHECK_MS) lastCheck = { at: Date.now(), answer: newWorkWaiting() };
+    return lastCheck.answer;
+  };
   return {
     async run(job, token, work) {
       while (running >= limit) {
-        if (closing || (await newWorkWaiting())) {
+        if (closing || (await newWorkWaitingNow())) {
           await job.moveToWait(token);
           throw new WaitingError();
         }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { access, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { DEFAULT_TIMEOUT_MS, PING_TIMEOUT_MS, withDeadline, type DeadlineOptions } from './deadline';
@@ -203,25 +203,22 @@ async function readFolder(
  * old object or the new one, never a prefix. On failure the temp file is removed.
  */
 async function writeAtomically(target: string, body: Readable | Buffer, signal: AbortSignal): Promise<void> {
-  // Same directory as the target so the rename is atomic.
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
+  const temp = tempBeside(target);
   // A body that stops sending would hold the temp file and its handle open until it ends; past the deadline it ends now.
   if (!Buffer.isBuffer(body)) addAbortSignal(signal, body);
   try {
-    const handle = await createExclusive(temp);
+    const handle = await inItsFolder(temp, () => open(temp, 'wx'));
     try {
       await writeFile(handle, body, { signal });
       await handle.sync();
     } finally {
       await handle.close();
     }
-    // The caller was told this write failed once the deadline passed: it must not appear behind their back.
-    signal.throwIfAborted();
-    await rename(temp, target);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
+  await renameOver(temp, target, signal);
 }
 
 /**
@@ -244,14 +241,18 @@ async function syncAsNew(file: string): Promise<void> {
  * object appears whole or not at all, and replaces an older one as put does. The bytes are not copied.
  */
 async function linkAtomically(file: string, target: string, signal: AbortSignal): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
-  await mkdir(path.dirname(temp), { recursive: true });
-  await link(file, temp).catch(async (error: unknown) => {
-    // A concurrent delete may prune the folder in the instant it is empty, between mkdir and link.
-    if (!isMissing(error)) throw error;
-    await mkdir(path.dirname(temp), { recursive: true });
-    await link(file, temp);
-  });
+  const temp = tempBeside(target);
+  await inItsFolder(temp, () => link(file, temp));
+  await renameOver(temp, target, signal);
+}
+
+/** A temp name in the target's own folder, so that renaming it over the target is atomic. */
+function tempBeside(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
+}
+
+/** Renames a finished temp file over its target; the temp file is removed if that does not happen. */
+async function renameOver(temp: string, target: string, signal: AbortSignal): Promise<void> {
   try {
     // The caller was told this write failed once the deadline passed: it must not appear behind their back.
     signal.throwIfAborted();
@@ -262,14 +263,16 @@ async function linkAtomically(file: string, target: string, signal: AbortSignal)
   }
 }
 
-/** Creates the temp file of a put, and its folder. */
-async function createExclusive(file: string): Promise<FileHandle> {
+/**
+ * Creates `file` with `create` once its folder exists. A concurrent delete may prune the folder in the instant it is
+ * empty, between the mkdir and the create: then both once more.
+ */
+async function inItsFolder<T>(file: string, create: () => Promise<T>): Promise<T> {
   await mkdir(path.dirname(file), { recursive: true });
-  return open(file, 'wx').catch(async (error: unknown) => {
-    // A concurrent delete may prune the folder in the instant it is empty, between mkdir and open.
+  return create().catch(async (error: unknown) => {
     if (!isMissing(error)) throw error;
     await mkdir(path.dirname(file), { recursive: true });
-    return open(file, 'wx');
+    return create();
   });
 }
 

@@ -11,7 +11,10 @@ import {
   UnsupportedTypeError,
 } from '@renditions/errors';
 import { MULTIPART_OVERHEAD_BYTES } from '../middleware/content-length';
-import { MAX_UPLOADS_RECEIVING, spoolToFile } from '../middleware/receive-upload';
+import { isMalformedBody } from '../middleware/multipart-errors';
+import { spoolToFile } from '../middleware/receive-upload';
+import { runMiddleware } from '../middleware/run-middleware';
+import type { ReceivingSlots } from '../middleware/upload-gate';
 import { base64Length } from './base64';
 import { fieldValue, formSegments } from './form-urlencoded';
 import { readImageText, type ImgurImageSource, type Spool } from './image-text';
@@ -43,11 +46,10 @@ const MAX_JSON_UPLOADS_READING = 2;
  * @throws {InvalidRequestError | UnsupportedTypeError | MissingFileError} a body that cannot be an Imgur upload
  * @throws {UnavailableError} too many bodies are being read at once
  */
-export function imgurBodyReader(options: { maxUploadBytes: number; spoolDirectory: string }): ImgurBodyReader {
+export function imgurBodyReader(options: { maxUploadBytes: number; spoolDirectory: string; receiving: ReceivingSlots }): ImgurBodyReader {
   const maxBodyBytes = imgurMaxBodyBytes(options.maxUploadBytes);
   const spool: Spool = (bytes) => spoolToFile(bytes, { directory: options.spoolDirectory, maxBytes: options.maxUploadBytes });
   const parseJson = express.json({ limit: maxBodyBytes });
-  let receiving = 0;
   let readingJson = 0;
 
   return async (req, res) => {
@@ -56,11 +58,9 @@ export function imgurBodyReader(options: { maxUploadBytes: number; spoolDirector
     if (encoding && encoding !== 'identity' && !req.is('json')) {
       throw new UnsupportedTypeError(`Content-Encoding ${encoding} is not accepted for form bodies; send them uncompressed`);
     }
-    if (receiving >= MAX_UPLOADS_RECEIVING || (req.is('json') && readingJson >= MAX_JSON_UPLOADS_READING)) {
-      throw new UnavailableError('Too many uploads are arriving at once; try again shortly', 5);
-    }
-    receiving += 1;
     const json = Boolean(req.is('json'));
+    const release = json && readingJson >= MAX_JSON_UPLOADS_READING ? undefined : options.receiving.tryEnter();
+    if (!release) throw new UnavailableError('Too many uploads are arriving at once; try again shortly', 5);
     if (json) readingJson += 1;
     try {
       if (req.is('multipart/form-data')) return await readMultipart(req, maxBodyBytes, spool);
@@ -71,7 +71,7 @@ export function imgurBodyReader(options: { maxUploadBytes: number; spoolDirector
         `Expected the upload as multipart/form-data, application/x-www-form-urlencoded or application/json but received ${received}`,
       );
     } finally {
-      receiving -= 1;
+      release();
       if (json) readingJson -= 1;
     }
   };
@@ -158,13 +158,9 @@ async function readMultipart(req: Request, maxBodyBytes: number, spool: Spool): 
   return { image: source, fields };
 }
 
-/**
- * busboy reports a malformed body as a plain Error without a code (see middleware/multipart-errors.ts); a spool
- * fault (ENOSPC...) has a code and stays what it is.
- */
+/** A malformed body is the client's fault (400); a spool fault (ENOSPC...) stays what it is. */
 function malformedMultipart(error: unknown): unknown {
-  const plain = error instanceof Error && Object.getPrototypeOf(error) === Error.prototype && !('code' in error);
-  return plain ? new InvalidRequestError(`The multipart body is malformed (${error.message})`, { cause: error }) : error;
+  return isMalformedBody(error) ? new InvalidRequestError(`The multipart body is malformed (${error.message})`, { cause: error }) : error;
 }
 
 async function readUrlencoded(req: Request, maxBodyBytes: number, spool: Spool): Promise<ImgurUploadBody> {
@@ -211,7 +207,7 @@ async function readJson(
   parseJson: ReturnType<typeof express.json>,
   spool: Spool,
 ): Promise<ImgurUploadBody> {
-  await new Promise<void>((resolve, reject) => parseJson(req, res, (error?: unknown) => (error ? reject(error) : resolve())));
+  await runMiddleware(parseJson, req, res);
   const body: unknown = req.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidRequestError('Expected a JSON object with the image in its "image" member');

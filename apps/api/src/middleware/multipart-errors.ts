@@ -23,7 +23,8 @@ export function translateMultipartErrors(receive: RequestHandler): RequestHandle
   };
 }
 
-function isMalformedBody(error: unknown): error is Error {
+/** busboy reports a malformed body as a plain Error without a code; a spool fault (ENOSPC...) has a code. */
+export function isMalformedBody(error: unknown): error is Error {
   return (
     error instanceof Error && Object.getPrototypeOf(error) === Error.prototype && (error as { code?: unknown }).code === undefined
   );

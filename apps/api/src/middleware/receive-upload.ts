@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
@@ -9,11 +8,9 @@ import multer, { type StorageEngine } from 'multer';
 import { FileTooLargeError, UnavailableError } from '@renditions/errors';
 import { inspectArrival, type ReceivedFile } from '@renditions/pipeline';
 import { closeAfterAnswer, maxUploadBodyBytes } from './content-length';
+import type { ReceivingSlots } from './upload-gate';
 
 type SpooledFile = Express.Multer.File & ReceivedFile;
-
-/** Where uploads wait on disk while they are received and validated. */
-export const UPLOAD_SPOOL_DIRECTORY = path.join(os.tmpdir(), 'renditions-uploads');
 
 /**
  * Writes bytes to a new temporary file while hashing and counting them, so an upload never sits in memory and its
@@ -24,9 +21,9 @@ export const UPLOAD_SPOOL_DIRECTORY = path.join(os.tmpdir(), 'renditions-uploads
  */
 export async function spoolToFile(
   source: AsyncIterable<Uint8Array>,
-  options: { directory?: string; maxBytes?: number } = {},
+  options: { directory: string; maxBytes?: number },
 ): Promise<ReceivedFile> {
-  const directory = options.directory ?? UPLOAD_SPOOL_DIRECTORY;
+  const { directory } = options;
   const maxBytes = options.maxBytes ?? Infinity;
   const spoolPath = path.join(directory, `upload-${randomUUID()}`);
   const hash = createHash('sha256');
@@ -91,9 +88,11 @@ export interface ReceiveUploadOptions {
   maxUploadBytes: number;
   /**
    * Where the file is spooled: the storage's spool directory (ObjectStorage.spoolDirectory), so that storing it is a
-   * link rather than a copy. The OS temp directory by default.
+   * link rather than a copy.
    */
-  spoolDirectory?: string;
+  spoolDirectory: string;
+  /** The process's count of bodies being received (UploadGate.receiving), shared by every upload route. */
+  receiving: ReceivingSlots;
   /**
    * Runs once the whole body is on disk, before `next`: where an upload waits for its turn to be validated
    * (MAX_CONCURRENT_UPLOADS). Waiting only after the body is in means a slow client never holds a turn.
@@ -106,34 +105,21 @@ export interface ReceiveUploadOptions {
  * MAX_UPLOAD_BYTES plus the multipart overhead, reading stops there and the answer is 413 with the connection
  * closed. (multer alone would read a refused body to its end before answering, a 2 GB body included.)
  */
-/**
- * Bodies being received at once per process: each holds a connection and an open spool file, so this bounds the
- * file descriptors and spool disk that slow uploads can take (4,000 connections x 20 MB otherwise); past it, 503.
- */
-export const MAX_UPLOADS_RECEIVING = 256;
-
 export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
   const parse = multer({
-    storage: new HashingSpoolStorage(options.spoolDirectory ?? UPLOAD_SPOOL_DIRECTORY),
+    storage: new HashingSpoolStorage(options.spoolDirectory),
     limits: { fileSize: options.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   }).single('image');
   const maxBodyBytes = maxUploadBodyBytes(options.maxUploadBytes);
 
-  let receiving = 0;
   return (req, res, next) => {
-    if (receiving >= MAX_UPLOADS_RECEIVING) {
+    const release = options.receiving.tryEnter();
+    if (!release) {
       closeAfterAnswer(res);
       next(new UnavailableError('Too many uploads are arriving at once; try again shortly', 5));
       return;
     }
-    receiving += 1;
-    let released = false;
     // Released once the body is in, or when the connection ends first (a client gone mid-body).
-    const release = () => {
-      if (released) return;
-      released = true;
-      receiving -= 1;
-    };
     res.once('close', release);
     let received = 0;
     let settled = false;

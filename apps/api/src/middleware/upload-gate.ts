@@ -14,6 +14,12 @@ export const UPLOADS_AT_ONCE_PER_CLIENT = 4;
 export const QUEUED_UPLOADS_PER_TURN = 4;
 /** The longest an upload waits for its turn before it is answered 503 rather than held further. */
 export const MAX_TURN_WAIT_MS = 30_000;
+/**
+ * Bodies being received at once per process, by every upload route together: each holds a connection and an open
+ * spool file, so this bounds the file descriptors and spool disk that slow uploads can take (4,000 connections x
+ * 20 MB otherwise); past it, 503.
+ */
+export const MAX_UPLOADS_RECEIVING = 256;
 const RETRY_AFTER_SECONDS = 5;
 
 /** A FIFO semaphore with a bounded queue and a bounded wait. */
@@ -85,7 +91,8 @@ function once(action: () => void): () => void {
 }
 
 /** Counts what each client has in flight; entries go when they reach zero, so the map holds only active clients. */
-class PerClient {
+/** At most `max` at once per key; `tryEnter` gives the release, to be called once. */
+class PerKey {
   private readonly inFlight = new Map<string, number>();
   constructor(readonly max: number) {}
 
@@ -101,16 +108,22 @@ class PerClient {
   }
 }
 
+/** A body being received takes a slot while it arrives (undefined: all MAX_UPLOADS_RECEIVING are taken). */
+export interface ReceivingSlots {
+  tryEnter(): (() => void) | undefined;
+}
+
 export interface UploadGate {
   /** Before the body is read: refuses a client already running UPLOADS_AT_ONCE_PER_CLIENT uploads (429). */
   perClient: RequestHandler;
   /** After the body is on disk (receiveUpload's `admit`): waits for one of MAX_CONCURRENT_UPLOADS turns. */
   admit: RequestHandler;
   turns: Turns;
+  receiving: ReceivingSlots;
 }
 
 // One gate per Services, that is per API process: every upload route of the process (the API's and Imgur's) shares
-// its turns and its per-client counts.
+// its turns, its per-client counts and its count of bodies being received.
 const gates = new WeakMap<Services, UploadGate>();
 
 /**
@@ -122,9 +135,11 @@ export function uploadGate(services: Services): UploadGate {
   if (!gate) {
     const { maxConcurrentUploads, uploadsPerMinute } = services.config.edge;
     const turns = new Turns(maxConcurrentUploads, maxConcurrentUploads * QUEUED_UPLOADS_PER_TURN, MAX_TURN_WAIT_MS);
-    const clients = new PerClient(UPLOADS_AT_ONCE_PER_CLIENT);
+    const clients = new PerKey(UPLOADS_AT_ONCE_PER_CLIENT);
+    const bodies = new PerKey(MAX_UPLOADS_RECEIVING);
     gate = {
       turns,
+      receiving: { tryEnter: () => bodies.tryEnter('process') },
       perClient:
         uploadsPerMinute === 0
           ? (_req, _res, next) => next()
@@ -165,7 +180,7 @@ export function uploadGate(services: Services): UploadGate {
 /**
  * What every upload route runs before it reads the body, in this order: the rate limit (first, so that every answer,
  * a 413 too, carries the RateLimit fields), a declared Content-Length that cannot fit (413 before reading), and the
- * per-client cap on uploads at once. The route then receives with `receiveUpload({ admit: uploadGate(services).admit })`.
+ * per-client cap on uploads at once. The route then receives with `receiveUpload`, given the gate's `receiving` and `admit`.
  * `maxBodyBytes`: the largest body the route reads, when the file may come encoded (default: the file plus framing).
  */
 export function uploadGuards(services: Services, maxBodyBytes?: number): RequestHandler[] {

@@ -8,6 +8,7 @@ import type { OwnerAccessReader } from '../middleware/admin-auth';
 import { uploadGate, uploadGuards } from '../middleware/upload-gate';
 import { translateMultipartErrors } from '../middleware/multipart-errors';
 import { storableText } from '../middleware/text-fields';
+import { runMiddleware } from '../middleware/run-middleware';
 import { rejectMalformedImageId } from '../middleware/validate-id';
 
 export const uploadFields = z.object({
@@ -33,6 +34,7 @@ export function imageRoutes(services: Services, metrics: Metrics, ownerAccess: O
     receiveUpload({
       maxUploadBytes: services.config.limits.maxUploadBytes,
       spoolDirectory: services.storage.spoolDirectory,
+      receiving: uploadGate(services).receiving,
       admit: uploadGate(services).admit,
     }),
   );
@@ -40,7 +42,7 @@ export function imageRoutes(services: Services, metrics: Metrics, ownerAccess: O
   router.post('/api/v1/images', ...uploadGuards(services), async (req, res) => {
     const stopTimer = metrics.uploadDuration.startTimer();
     try {
-      await new Promise<void>((resolve, reject) => receive(req, res, (error: unknown) => (error ? reject(error) : resolve())));
+      await runMiddleware(receive, req, res);
       const file = receivedFile(req);
       if (!file) throw new MissingFileError('Send the image as multipart/form-data in the "image" field');
       const fields = parseUploadFields(req.body);

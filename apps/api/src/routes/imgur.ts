@@ -1,5 +1,5 @@
 import { unlink } from 'node:fs/promises';
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { InvalidRequestError, MissingFileError } from '@renditions/errors';
 import type { Metrics } from '@renditions/observability';
@@ -19,6 +19,7 @@ import { parseBody } from '../middleware/parse-body';
 import { spoolToFile } from '../middleware/receive-upload';
 import { storableText } from '../middleware/text-fields';
 import { uploadGate, uploadGuards } from '../middleware/upload-gate';
+import { runMiddleware } from '../middleware/run-middleware';
 import { rejectMalformedImageId } from '../middleware/validate-id';
 import { deletePageRoutes } from './delete-page';
 
@@ -62,10 +63,6 @@ const corsForImgurApi: RequestHandler = (req, res, next) => {
     .end();
 };
 
-function run(handler: RequestHandler, req: Request, res: Response): Promise<void> {
-  return new Promise((resolve, reject) => handler(req, res, (error?: unknown) => (error ? reject(error) : resolve())));
-}
-
 /**
  * Imgur API v3 (`/3/`), so that Imgur clients work by changing only their base URL: upload, read, delete. Uploads
  * pass the native upload's guards (rate limit, size, per-client and process-wide concurrency) and path; every answer,
@@ -76,8 +73,8 @@ export function imgurRoutes(services: Services, metrics: Metrics): Router {
   const { maxUploadBytes } = services.config.limits;
   // The storage's spool directory, as the native upload's: storing the original is then a link, not a copy.
   const { spoolDirectory } = services.storage;
-  const readBody = imgurBodyReader({ maxUploadBytes, spoolDirectory });
-  const { admit } = uploadGate(services);
+  const { admit, receiving } = uploadGate(services);
+  const readBody = imgurBodyReader({ maxUploadBytes, spoolDirectory, receiving });
   const fetchOptions = {
     maxBytes: maxUploadBytes,
     timeoutMs: REMOTE_IMAGE_TIMEOUT_MS,
@@ -101,7 +98,7 @@ export function imgurRoutes(services: Services, metrics: Metrics): Router {
       if (!image) throw new MissingFileError('Send the image in the "image" field: a file, base64 or an http(s) URL');
       assertSentAsDeclared(image, fields.type);
       const file = image.kind === 'url' ? (spooled = await fetchToSpool(image.url)) : image.file;
-      await run(admit, req, res);
+      await runMiddleware(admit, req, res);
       const result = await uploadImgurImage(services, { file, title: fields.title, description: fields.description });
       metrics.uploads.inc({ outcome: result.deduplicated ? 'deduplicated' : 'created' });
       res.json(imgurSuccess(result.image));
