@@ -1,5 +1,5 @@
 export * from './types';
-export { EventBus, EventBusUnavailableError, type EventListener, type RedisConnector, type Unsubscribe } from './bus';
+export { EventBus, EventBusUnavailableError, type EventListener, type Unsubscribe } from './bus';
 export { generateWebhookSecret, newEventId, signWebhook, type SignedHeaders } from './signing';
 export {
   assertNotPrivateLiteral,

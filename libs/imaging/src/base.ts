@@ -1,6 +1,6 @@
 import { InvalidImageError } from '@renditions/errors';
 import type { Metadata } from 'sharp';
-import { decoderReason, displayedSize, effectiveOrientation, frameCount, openImage, readMetadata } from './decode';
+import { decoderReason, displayedSize, effectiveOrientation, frameCount, openImage, readHeader } from './decode';
 import { SIZE_BOXES, planRenditions } from './plan';
 import type { Fit, RenditionSpec } from './types';
 
@@ -69,14 +69,6 @@ export async function decodeRenditionBase(original: Buffer): Promise<RenditionBa
     };
   } catch (error) {
     throw new InvalidImageError(`Expected a decodable image; ${decoderReason(error)}`, { cause: error });
-  }
-}
-
-async function readHeader(source: Buffer): Promise<Metadata> {
-  try {
-    return await readMetadata(source);
-  } catch (error) {
-    throw new InvalidImageError(`Expected a readable image header; ${decoderReason(error)}`, { cause: error });
   }
 }
 

@@ -1,4 +1,5 @@
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import { InvalidImageError } from '@renditions/errors';
 
 /**
  * libvips' fail_on level for every decode. 'none' lets truncated JPEG/PNG data through (corpus bad/truncated.*);
@@ -20,6 +21,18 @@ export function openImage(input: string | Buffer, options: SharpOptions = {}): S
 export function readMetadata(input: string | Buffer): Promise<Metadata> {
   // Our own limit is applied by the caller with a precise error; sharp's would only say "exceeds pixel limit".
   return sharp(input, { limitInputPixels: false }).metadata();
+}
+
+/**
+ * readMetadata for a file already accepted at upload, which the worker decodes.
+ * @throws {InvalidImageError} when not even the header can be read
+ */
+export async function readHeader(source: Buffer): Promise<Metadata> {
+  try {
+    return await readMetadata(source);
+  } catch (error) {
+    throw new InvalidImageError(`Expected a readable image header; ${decoderReason(error)}`, { cause: error });
+  }
 }
 
 /** Frames of an animation, 1 for still images (a multi-page TIFF is a still image: its first page is used). */

@@ -1,11 +1,11 @@
 export * from './types';
 export { SNIFF_BYTES, sniffImageType } from './sniff';
-export { probeImage, type ArrivedAs, type ProbeOptions } from './probe';
+export { probeImage, type ProbeOptions } from './probe';
 export { JpegSkeletonScanner } from './jpeg-skeleton';
 export { SIZE_BOXES, boxSize, planRenditions, renditionMime } from './plan';
 export { AVIF_OPTIONS, JPEG_BACKGROUND, JPEG_OPTIONS, WEBP_OPTIONS } from './encoders';
 export { decodeRenditionBase, type RenditionBase } from './base';
-export { CpuScheduler, type CpuWork } from './cpu-scheduler';
+export { CpuScheduler } from './cpu-scheduler';
 export { renderRenditions, type RenderOptions } from './render';
 export { thumbhashOfBase } from './thumbhash';
 export { stripMetadata } from './strip';

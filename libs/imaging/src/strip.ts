@@ -1,7 +1,7 @@
 import type { Metadata, Sharp } from 'sharp';
 import { InvalidImageError } from '@renditions/errors';
 import type { CpuScheduler } from './cpu-scheduler';
-import { decoderReason, effectiveOrientation, frameCount, openImage, readMetadata } from './decode';
+import { decoderReason, effectiveOrientation, frameCount, openImage, readHeader } from './decode';
 import { stripJpegSegments } from './jpeg-strip';
 import type { EncodedImage, ImageProbe, SourceFormat } from './types';
 
@@ -49,14 +49,6 @@ function tryStripJpeg(source: Buffer): Buffer | undefined {
   } catch {
     // Segments libjpeg tolerates but our strict walker does not: the re-encode path normalises them.
     return undefined;
-  }
-}
-
-async function readHeader(source: Buffer): Promise<Metadata> {
-  try {
-    return await readMetadata(source);
-  } catch (error) {
-    throw new InvalidImageError(`Expected a readable image header; ${decoderReason(error)}`, { cause: error });
   }
 }
 

@@ -1,7 +1,7 @@
-import { listRenditions, lockLiveAsset, setStageStatus, storeAssetStatus, type Asset, type Executor } from '@renditions/db';
+import { listLiveImagesOfAsset, listRenditions, lockLiveAsset, setStageStatus, storeAssetStatus, type Asset, type Executor, type Image } from '@renditions/db';
 import { SETTLED_EVENT_TYPE, type ImageEventType } from '@renditions/events';
 import { loadAssetView } from './images';
-import { deliverAnnouncement, recordAssetAnnouncement } from './notify';
+import { deliverAnnouncement, NOTHING_TO_ANNOUNCE, recordAnnouncement } from './notify';
 import { purgeStandIns, replacedStandIns } from './purge-stand-ins';
 import type { Services } from './services';
 import { deriveAssetStatus } from './status';
@@ -43,11 +43,15 @@ export async function commitAssetChange(services: Services, assetId: string, cha
       if (!types.includes('image.updated')) types.push('image.updated');
       types.push(SETTLED_EVENT_TYPE[status]);
     }
+    // The asset's live uploads: read once, by whichever of the purge list and the announcement needs them first.
+    let images: Promise<Image[]> | undefined;
+    const liveImages = () => (images ??= listLiveImagesOfAsset(tx, assetId));
     const standIns = renditionsBefore
-      ? await replacedStandIns(tx, services.config.publicBaseUrl, { asset, renditions: renditionsBefore }, view)
+      ? await replacedStandIns(liveImages, services.config.publicBaseUrl, { asset, renditions: renditionsBefore }, view)
       : [];
     // The view read above is what the events present: storing the status changes no field they carry.
-    return { announcement: await recordAssetAnnouncement(tx, services, view, types), standIns };
+    const announcement = types.length > 0 ? await recordAnnouncement(tx, services, await liveImages(), view, types) : NOTHING_TO_ANNOUNCE;
+    return { announcement, standIns };
   });
   if (!committed) return false;
   await deliverAnnouncement(services, committed.announcement);

@@ -46,7 +46,7 @@ export interface ImgurImage {
   link: string;
 }
 
-export function presentImgurImage(baseUrl: string, { image, asset }: ImageView, deletehash?: string): ImgurImage {
+function presentImgurImage(baseUrl: string, { image, asset }: ImageView, deletehash?: string): ImgurImage {
   return {
     id: image.id,
     title: image.title,
@@ -92,8 +92,7 @@ export async function uploadImgurImage(
   services: Services,
   request: UploadRequest,
 ): Promise<{ image: ImgurImage; deduplicated: boolean }> {
-  const { resource, deleteToken, deduplicated } = await uploadImage(services, request);
-  const view = await loadImage(services, resource.id);
+  const { view, deleteToken, deduplicated } = await uploadImage(services, request);
   return { image: presentImgurImage(services.config.publicBaseUrl, view, deleteToken), deduplicated };
 }
 

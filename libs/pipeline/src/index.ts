@@ -7,9 +7,9 @@ export { imageResourceSchema, uploadedImageSchema, type UploadedImage } from './
 export { asDependencyError } from './errors';
 export { loadImage, loadAssetView, getImageResource, type ImageView, type OwnerAccess } from './images';
 export { uploadImage, type ReceivedFile, type UploadRequest, type UploadResult } from './upload';
-export { inspectArrival, type ArrivalInspection } from './arrival';
+export { inspectArrival } from './arrival';
 export { deleteImage } from './delete';
-export { deleteImageByToken, getImgurImage, presentImgurImage, uploadImgurImage, type ImgurImage } from './imgur';
+export { deleteImageByToken, getImgurImage, uploadImgurImage } from './imgur';
 export { fetchRemoteImage, REMOTE_IMAGE_TIMEOUT_MS, type RemoteImageOptions } from './remote-image';
 export { retryImage } from './retry';
 export { runCleanup } from './cleanup';

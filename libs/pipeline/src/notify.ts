@@ -1,6 +1,5 @@
 import {
   addToWebhookOutbox,
-  listLiveImagesOfAsset,
   removeFromWebhookOutbox,
   type Executor,
   type Image,
@@ -49,17 +48,6 @@ export async function recordAnnouncement(
   }
   await addToWebhookOutbox(tx, announcement.webhooks);
   return announcement;
-}
-
-/** The same for every live upload of an asset, presenting the view the caller read inside the transaction. */
-export async function recordAssetAnnouncement(
-  tx: Executor,
-  services: Pick<Services, 'config'>,
-  view: AssetView,
-  types: readonly ImageEventType[],
-): Promise<Announcement> {
-  if (types.length === 0) return NOTHING_TO_ANNOUNCE;
-  return recordAnnouncement(tx, services, await listLiveImagesOfAsset(tx, view.asset.id), view, types);
 }
 
 /**

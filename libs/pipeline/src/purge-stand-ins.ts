@@ -1,4 +1,4 @@
-import { listLiveImagesOfAsset, type Asset, type Executor, type Rendition } from '@renditions/db';
+import type { Asset, Image, Rendition } from '@renditions/db';
 import type { RenditionFormat, RenditionSize } from '@renditions/imaging';
 import { originalCachedCopies, renditionCachedCopies, type CachedCopy } from './public-urls';
 import type { Services } from './services';
@@ -16,7 +16,7 @@ export interface ServedState {
  * re-render of a ready rendition is not one of these: `npm run reprocess` purges its old copy itself.
  */
 export async function replacedStandIns(
-  tx: Executor,
+  liveImages: () => Promise<Image[]>,
   baseUrl: string,
   before: ServedState,
   after: ServedState,
@@ -25,8 +25,7 @@ export async function replacedStandIns(
   const nowReady = after.renditions.filter((r) => r.status === 'ready' && !wasReady.has(`${r.size}.${r.format}`));
   const originalStored = before.asset.strippedEtag === null && after.asset.strippedEtag !== null;
   if (nowReady.length === 0 && !originalStored) return [];
-  const images = await listLiveImagesOfAsset(tx, after.asset.id);
-  return images.flatMap((image) => [
+  return (await liveImages()).flatMap((image) => [
     ...(originalStored ? originalCachedCopies(baseUrl, image.id, after.asset.ext) : []),
     ...nowReady.flatMap((r) => renditionCachedCopies(baseUrl, image.id, r.size as RenditionSize, r.format as RenditionFormat)),
   ]);

@@ -12,7 +12,7 @@ export {
   type ProcessorFn,
 } from './jobs';
 export { assetFlow, planFlow, type FlowStage } from './flow';
-export { createRedisConnection, type RedisClient, type RedisPurpose, type RedisTarget } from './connection';
+export { createRedisConnection, type RedisTarget } from './connection';
 export { QueueClient, QueueUnavailableError, type QueueClientOptions, type WebhookRetryPolicy } from './producer';
 export { startWorkers, type WorkerPool, type WorkerPoolOptions } from './workers';
 export { UnrecoverableError, type Job } from 'bullmq';

@@ -76,19 +76,6 @@ export async function listStages(db: Executor, assetId: string): Promise<AssetSt
   return db.select().from(assetStages).where(eq(assetStages.assetId, assetId));
 }
 
-export async function findRendition(
-  db: Executor,
-  assetId: string,
-  size: string,
-  format: string,
-): Promise<Rendition | undefined> {
-  const [row] = await db
-    .select()
-    .from(renditions)
-    .where(and(eq(renditions.assetId, assetId), eq(renditions.size, size), eq(renditions.format, format)));
-  return row;
-}
-
 export async function markFlowEnqueued(db: Executor, id: string, run: number): Promise<void> {
   await db.update(assets).set({ flowEnqueuedAt: new Date() }).where(and(eq(assets.id, id), eq(assets.flowRun, run)));
 }

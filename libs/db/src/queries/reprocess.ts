@@ -33,14 +33,21 @@ export interface ReprocessCount {
 
 type RenditionKey = Pick<Rendition, 'assetId' | 'size' | 'format'>;
 
+/** The rendition half of a filter: ready, and of the sizes and formats it names. */
+function readyOfSizeAndFormat(filter: ReprocessFilter): SQL | undefined {
+  return and(
+    eq(renditions.status, 'ready'),
+    filter.sizes ? inArray(renditions.size, [...filter.sizes]) : undefined,
+    filter.formats ? inArray(renditions.format, [...filter.formats]) : undefined,
+  );
+}
+
 /** Ready renditions of standing assets (not being deleted, not rejected) that the filter selects. */
 function selected(filter: ReprocessFilter): SQL | undefined {
   return and(
-    eq(renditions.status, 'ready'),
+    readyOfSizeAndFormat(filter),
     isNull(assets.deletingAt),
     notRejected,
-    filter.sizes ? inArray(renditions.size, [...filter.sizes]) : undefined,
-    filter.formats ? inArray(renditions.format, [...filter.formats]) : undefined,
     filter.since ? gte(assets.createdAt, filter.since) : undefined,
     filter.until ? lt(assets.createdAt, filter.until) : undefined,
   );
@@ -92,9 +99,7 @@ export async function markForReprocess(
           renditions.assetId,
           batch.map((asset) => asset.id),
         ),
-        eq(renditions.status, 'ready'),
-        filter.sizes ? inArray(renditions.size, [...filter.sizes]) : undefined,
-        filter.formats ? inArray(renditions.format, [...filter.formats]) : undefined,
+        readyOfSizeAndFormat(filter),
       ),
     )
     .returning({ assetId: renditions.assetId, format: renditions.format });

@@ -4,7 +4,7 @@ import type { ObjectStorage } from '@renditions/storage';
 
 /** Long enough for an asset's later stages (its AVIFs wait for its JPEG/WebP) to find what its first decoded. */
 const KEEP_MS = 2 * 60_000;
-/** Camera originals are 2-20 MB, bases ~2.5 MB (1024 px, RGB): a few dozen assets in flight fit. */
+/** Camera originals are 2-20 MB, bases ~2.5 MB (1024 px, RGB) plus the original they hold: a dozen or more assets in flight fit. */
 const ORIGINALS_MAX_BYTES = 96 * 1024 * 1024;
 const BASES_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -32,7 +32,8 @@ export class DecodedSources {
 
   private readonly bases = new LRUCache<string, RenditionBase, SourceOf>({
     maxSize: BASES_MAX_BYTES,
-    sizeCalculation: (base) => Math.max(1, base.data.length),
+    // A base keeps its original alive (an animation's WebP renditions decode it again): it counts here too.
+    sizeCalculation: (base) => Math.max(1, base.data.length + base.original.length),
     ttl: KEEP_MS,
     ignoreFetchAbort: true,
     fetchMethod: async (assetId, _stale, { context }) => {

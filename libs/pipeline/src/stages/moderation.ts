@@ -61,8 +61,8 @@ async function decide(context: StageContext): Promise<ModerationDecision> {
 }
 
 /**
- * The hash stage may have failed for good, and the blocklist cannot be skipped: hash here then (a 32x32
- * shrink-on-load decode, milliseconds) and record it.
+ * The hash stage may have failed for good, and the blocklist cannot be skipped: hash here then, from the asset's
+ * decoded base (shared with the render stages), and record it.
  */
 async function hashNow({ services, asset, base }: StageContext): Promise<bigint> {
   const phash = BigInt.asIntN(64, await phashOfBase(await base()));
