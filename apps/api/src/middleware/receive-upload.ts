@@ -67,10 +67,20 @@ function flushInBackground(spoolPath: string): void {
 
 /** A multer storage engine that spools the file with {@link spoolToFile}. */
 class HashingSpoolStorage implements StorageEngine {
+  /** Each request's spool while it is written: settled once its file is complete, or removed. */
+  private readonly spooling = new WeakMap<Request, Promise<unknown>>();
+
   constructor(private readonly directory: string) {}
 
-  _handleFile(_req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<SpooledFile>) => void) {
-    spoolToFile(file.stream, { directory: this.directory }).then(
+  /** Resolves once the request's spool, if it has one, has completed or removed its file. */
+  settledFor(req: Request): Promise<unknown> {
+    return this.spooling.get(req) ?? Promise.resolve();
+  }
+
+  _handleFile(req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<SpooledFile>) => void) {
+    const spooled = spoolToFile(file.stream, { directory: this.directory });
+    this.spooling.set(req, spooled.catch(() => undefined));
+    spooled.then(
       (spooled) => callback(null, { ...spooled, size: spooled.bytes }),
       (error: unknown) => callback(error),
     );
@@ -106,8 +116,9 @@ export interface ReceiveUploadOptions {
  * closed. (multer alone would read a refused body to its end before answering, a 2 GB body included.)
  */
 export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
+  const storage = new HashingSpoolStorage(options.spoolDirectory);
   const parse = multer({
-    storage: new HashingSpoolStorage(options.spoolDirectory),
+    storage,
     limits: { fileSize: options.maxUploadBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   }).single('image');
   const maxBodyBytes = maxUploadBodyBytes(options.maxUploadBytes);
@@ -146,7 +157,12 @@ export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
     // Listening to 'data' beside multer's pipe: both see every chunk, and pipe's backpressure still applies. Only on
     // a multipart body, the one multer reads: any other is left unread for the route to refuse.
     if (req.is('multipart')) req.on('data', count);
-    parse(req, res, settle);
+    // multer passes on the failure of a request (a client gone, a body cut short) without waiting for the file it was
+    // spooling: the error goes on once that file is removed, so nothing is left by the time the client hears of it.
+    parse(req, res, (error?: unknown) => {
+      if (error) void storage.settledFor(req).then(() => settle(error));
+      else settle();
+    });
   };
 }
 
