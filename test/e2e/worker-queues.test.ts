@@ -74,6 +74,8 @@ describe('WORKER_QUEUES: dedicated workers', () => {
     expect(ready.renditions.filter((rendition) => rendition.status === 'ready')).toHaveLength(18);
 
     expect(await completedPerQueue(avif.metrics)).toEqual({ 'render-avif': 1 });
+    // The image reads ready once its last rendition is recorded; settle stores that a moment later.
+    await expect.poll(async () => (await completedPerQueue(rest.metrics)).settle, { timeout: 10_000 }).toBe(1);
     const byRest = await completedPerQueue(rest.metrics);
     expect(byRest).not.toHaveProperty('render-avif');
     for (const queue of ['strip', 'phash', 'moderation', 'render', 'settle']) expect(byRest[queue], queue).toBe(1);
