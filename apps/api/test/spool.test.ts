@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, pbkdf2 } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileTooLargeError } from '@renditions/errors';
 import { readCorpus } from '../../../test/support/corpus';
@@ -50,6 +51,23 @@ describe('spoolToFile', () => {
       })(),
     );
     await expect(spoolToFile(failing, { directory })).rejects.toThrow('client went away');
+    expect(await readdir(directory)).toEqual([]);
+  });
+
+  it('leaves no file when the source fails before the file is even open (libuv threads busy, as under load)', async () => {
+    // The file is opened on a libuv thread. With the threads busy, a source that fails at once ends the spool before
+    // that open is done; a removal racing it left the file the open then created (6 in 200 before the fix).
+    for (let round = 0; round < 200; round++) {
+      const busy = Array.from({ length: round % 5 }, () => promisify(pbkdf2)('x', 'y', 3000 + (round % 7) * 500, 32, 'sha256'));
+      const failing = Readable.from(
+        (async function* () {
+          yield* [];
+          throw new Error('unexpected end of form');
+        })(),
+      );
+      await expect(spoolToFile(failing, { directory })).rejects.toThrow('unexpected end of form');
+      await Promise.all(busy);
+    }
     expect(await readdir(directory)).toEqual([]);
   });
 });

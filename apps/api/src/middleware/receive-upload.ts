@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,8 +30,10 @@ export async function spoolToFile(
   const hash = createHash('sha256');
   const inspection = inspectArrival();
   let bytes = 0;
+  await mkdir(directory, { recursive: true });
+  // 'wx': a name that exists already is never written over.
+  const out = createWriteStream(spoolPath, { flags: 'wx' });
   try {
-    await mkdir(directory, { recursive: true });
     await pipeline(
       source,
       async function* (chunks: AsyncIterable<Uint8Array>) {
@@ -42,10 +45,12 @@ export async function spoolToFile(
           yield chunk;
         }
       },
-      // 'wx': a name that exists already is never written over.
-      createWriteStream(spoolPath, { flags: 'wx' }),
+      out,
     );
   } catch (error) {
+    // The file is opened on a libuv thread: a source failing at once can end the pipeline before the open is done,
+    // and a removal racing it would leave the file it creates. Destroyed, the stream closes once it has opened.
+    if (!out.closed) await once(out, 'close').catch(() => undefined);
     await unlink(spoolPath).catch(() => undefined);
     throw error;
   }
