@@ -13,7 +13,7 @@ export interface ImageView extends AssetView {
  * @throws {NotFoundError} unknown id (malformed or not)
  * @throws {GoneError} deleted
  */
-export async function findLiveImage(services: Pick<Services, 'db'>, id: string): Promise<Image & { assetId: string }> {
+export async function findLiveImage(services: { db: Executor }, id: string): Promise<Image & { assetId: string }> {
   const image = await findImage(services.db, id);
   if (!image) throw new NotFoundError(`No image with id "${id}"`);
   if (image.deletedAt || !image.assetId) throw new GoneError(`Image "${id}" has been deleted`);
@@ -27,15 +27,21 @@ export async function loadAssetView(db: Executor, assetId: string): Promise<Asse
 }
 
 /**
- * Loads a live image with its asset, stages and renditions.
+ * Loads a live image with its asset, stages and renditions, all as of one moment: read apart, a stage could show
+ * ready beside an asset read before that stage's commit recorded its result.
  * @throws {NotFoundError} unknown id (malformed or not)
  * @throws {GoneError} deleted
  */
 export async function loadImage(services: Pick<Services, 'db'>, id: string): Promise<ImageView> {
-  const image = await findLiveImage(services, id);
-  const view = await loadAssetView(services.db, image.assetId);
-  if (!view) throw new GoneError(`Image "${id}" has been deleted`);
-  return { image, ...view };
+  return services.db.transaction(
+    async (tx) => {
+      const image = await findLiveImage({ db: tx }, id);
+      const view = await loadAssetView(tx, image.assetId);
+      if (!view) throw new GoneError(`Image "${id}" has been deleted`);
+      return { image, ...view };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
 }
 
 export async function getImageResource(services: Pick<Services, 'db' | 'config'>, id: string): Promise<ImageResource> {

@@ -112,6 +112,29 @@ describe('the stage runner', () => {
     }
   });
 
+  it('lets moderation hash the image itself when the hash stage failed for good, recording hash and stage together', async () => {
+    const asset = await uploadedAsset('photos/Kodak_CX7530.jpg');
+    ctx.services.storage = storageWith(realStorage, {
+      getBuffer: async () => {
+        throw new Error('storage hiccup');
+      },
+    });
+    try {
+      await expect(runStage(ctx.services, tools, stage('phash'), jobFor(asset, { attemptsMade: 4, attempts: 5 }))).rejects.toThrow(
+        'storage hiccup',
+      );
+    } finally {
+      ctx.services.storage = realStorage;
+    }
+    expect(await stageStatus(asset, 'phash')).toBe('failed');
+    expect((await findAsset(ctx.services.db, asset.id))?.phash).toBeNull();
+
+    expect(await runStage(ctx.services, tools, stage('moderation'), jobFor(asset))).toEqual({ outcome: 'done', detail: 'allow' });
+    expect((await findAsset(ctx.services.db, asset.id))?.phash).not.toBeNull();
+    expect(await stageStatus(asset, 'phash')).toBe('ready');
+    expect(await stageStatus(asset, 'moderation')).toBe('ready');
+  });
+
   it('keeps the stored status equal to the derived one when failed work succeeds after the image settled', async () => {
     const asset = await uploadedAsset('photos/jolla.jpg');
     for (const name of ['strip', 'phash', 'moderation']) await runStage(ctx.services, tools, stage(name), jobFor(asset));

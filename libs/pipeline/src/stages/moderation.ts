@@ -64,9 +64,14 @@ async function decide(context: StageContext): Promise<ModerationDecision> {
  * The hash stage may have failed for good, and the blocklist cannot be skipped: hash here then, from the asset's
  * decoded base (shared with the render stages), and record it.
  */
-async function hashNow({ services, asset, base }: StageContext): Promise<bigint> {
+async function hashNow({ asset, base, commit }: StageContext): Promise<bigint> {
   const phash = BigInt.asIntN(64, await phashOfBase(await base()));
-  await recordPhash(services.db, asset.id, phash);
-  await setStageStatus(services.db, asset.id, 'phash', 'ready');
+  await commit({
+    record: async (tx) => {
+      await recordPhash(tx, asset.id, phash);
+      await setStageStatus(tx, asset.id, 'phash', 'ready');
+    },
+    announce: ['image.updated'],
+  });
   return phash;
 }
