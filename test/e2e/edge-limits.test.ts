@@ -113,6 +113,7 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
         bodyGraceMs: 1000,
         minBodyBytesPerSecond: 1000,
         maxConnectionsPerAddress: 3,
+        drainRefusedBodyMs: 1000,
       },
     });
   });
@@ -165,6 +166,42 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
     expect(sent).toBeLessThan(SEND_AT_MOST);
     // And the part of the file it had spooled is gone.
     await pollUntil('the spooled part to be removed', async () => !(await spooledAtLeast(ctx, MAX_UPLOAD_BYTES)), 5000);
+  });
+
+  it('reads the rest of a body refused before it was read, so the client gets its answer, and keeps the connection', async () => {
+    const socket = await openSocket(quick.url);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const received = () => Buffer.concat(chunks).toString('latin1');
+    // Not multipart: refused (400 missing_file) without a byte of the body read.
+    socket.write(uploadHead({ 'Content-Type': 'application/octet-stream', 'Content-Length': 300_000 }));
+    for (let sent = 0; sent < 300_000; sent += 50_000) {
+      socket.write(Buffer.alloc(50_000, 0xab));
+      await sleep(20);
+    }
+    await pollUntil('the answer', async () => /"missing_file"/.test(received()), 5000);
+    expect(received()).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received()).not.toMatch(/\r\nconnection: close\r\n/i);
+
+    socket.write('GET /healthz HTTP/1.1\r\nHost: edge.test\r\n\r\n');
+    await pollUntil('the next answer on the same connection', async () => /HTTP\/1\.1 200 /.test(received()), 5000);
+    socket.destroy();
+  });
+
+  it('cuts off a refused body still arriving once its drain time is over', async () => {
+    const socket = await openSocket(quick.url);
+    const answer = untilClosed(socket, 8000);
+    socket.write(uploadHead({ 'Content-Type': 'application/octet-stream', 'Content-Length': 300_000 }));
+    const drip = setInterval(() => socket.writable && socket.write(Buffer.alloc(2000, 0xab)), 100);
+    try {
+      const { status, closedAfterMs } = await answer;
+      expect(status).toBe(400);
+      // Read for the 1 s drain time after the answer, although the client keeps its pace (20 KB/s).
+      expect(closedAfterMs).toBeGreaterThanOrEqual(900);
+      expect(closedAfterMs).toBeLessThan(4000);
+    } finally {
+      clearInterval(drip);
+    }
   });
 
   it('cuts off a client that drips its body a byte at a time', async () => {

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '@renditions/api';
 import { createLogger } from '@renditions/observability';
@@ -16,6 +19,54 @@ async function uploadWith(baseUrl: string, headers: Record<string, string> = {},
   const response = await fetch(`${baseUrl}/api/v1/images`, { method: 'POST', body: form, headers });
   await response.clone().arrayBuffer(); // read now, so no answer is left hanging on a keep-alive connection
   return response;
+}
+
+/**
+ * An upload of `fileBytes` sent over a raw socket by a client that reads nothing until `readAfterMs` after it began
+ * sending, as a busy client may: the answer as it then arrives, cut where the connection ends (a reset included).
+ */
+async function answerReadLate(baseUrl: string, headers: Record<string, string>, fileBytes: number, readAfterMs: number): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = net.connect(Number(port), hostname);
+  await once(socket, 'connect');
+  socket.pause();
+  socket.on('error', () => undefined);
+  const boundary = 'late-reader';
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+    Buffer.alloc(fileBytes, 0xab),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const head = [
+    'POST /api/v1/images HTTP/1.1',
+    `Host: ${hostname}:${port}`,
+    `Content-Type: multipart/form-data; boundary=${boundary}`,
+    `Content-Length: ${body.length}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    '',
+    '',
+  ].join('\r\n');
+  socket.write(head);
+  socket.write(body);
+  await sleep(readAfterMs);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    const timer = setTimeout(done, 10_000);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const split = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text)?.[1];
+      if (split >= 0 && length !== undefined && text.length - split - 4 >= Number(length)) done();
+    });
+    socket.on('close', done);
+    socket.resume();
+  });
 }
 
 /**
@@ -77,6 +128,15 @@ describe(`upload rate limit (RATE_LIMIT_UPLOADS_PER_MINUTE=${QUOTA})`, () => {
       expect(fields.reset).toBeLessThanOrEqual(60);
     }
     await expectRateLimited(await uploadWith(ctx.url, asClient('alpha')));
+  });
+
+  it('hands a refused upload its 429 also when the client reads it only after sending its whole body', async () => {
+    const client = asClient('late-reader');
+    for (let n = 1; n <= QUOTA; n += 1) expect((await uploadWith(ctx.url, client)).status).toBe(201);
+    // Closing with the body unread would reset the connection, and the answer waiting unread at the client with it.
+    const answer = await answerReadLate(ctx.url, client, 4 * 1024 * 1024, 500);
+    expect(answer).toMatch(/^HTTP\/1\.1 429 /);
+    expect(answer).toContain('"rate_limited"');
   });
 
   it('does not limit a different Client-ID', async () => {

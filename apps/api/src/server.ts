@@ -4,6 +4,7 @@ import express from 'express';
 import { NotFoundError } from '@renditions/errors';
 import { createMetrics, type Metrics } from '@renditions/observability';
 import type { Services } from '@renditions/pipeline';
+import { imgurMaxBodyBytes } from './imgur/upload-body';
 import { ownerAccessReader } from './middleware/admin-auth';
 import { capConnectionsPerAddress, limitBodyRate } from './middleware/connection-guards';
 import { errorHandler } from './middleware/errors';
@@ -29,6 +30,7 @@ export function createApp(
   metrics: Metrics = createMetrics({ readQueueDepth: () => services.queues.jobCounts() }),
   /** Aborted when the server stops: ends the live event streams, which would otherwise hold the stop. */
   shutdown: AbortSignal = new AbortController().signal,
+  edge: Pick<EdgeLimits, 'drainRefusedBodyMs'> = EDGE_LIMITS,
 ): express.Express {
   const ownerAccess = ownerAccessReader(services.config.admin);
   const app = express();
@@ -55,7 +57,9 @@ export function createApp(
   app.use(cdnRoutes(services));
   app.use((req, _res, next) => next(new NotFoundError(`No route for ${req.method} ${req.path}`)));
   app.use(cdnErrorHeaders);
-  app.use(errorHandler(services.logger));
+  // The largest body a route accepts is an Imgur upload's image as base64.
+  const refusedBodyDrain = { maxBytes: imgurMaxBodyBytes(services.config.limits.maxUploadBytes), maxMs: edge.drainRefusedBodyMs };
+  app.use(errorHandler(services.logger, refusedBodyDrain));
   return app;
 }
 
@@ -89,6 +93,8 @@ export interface EdgeLimits {
   maxConnections: number;
   /** Connections one address (an IPv6 /64) holds at most, unless it is a trusted proxy. */
   maxConnectionsPerAddress: number;
+  /** The rest of a body refused before it was read is read and dropped for at most this long (finishBodyAfterAnswer). */
+  drainRefusedBodyMs: number;
 }
 
 export const EDGE_LIMITS: EdgeLimits = {
@@ -102,6 +108,7 @@ export const EDGE_LIMITS: EdgeLimits = {
   maxConnections: 4_000,
   // Room for a browser (6 per host), an office behind one NAT, and an uploading script; not for thousands of sockets.
   maxConnectionsPerAddress: 64,
+  drainRefusedBodyMs: 10_000,
 };
 
 export async function startServer(
@@ -110,7 +117,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const limits = { ...EDGE_LIMITS, ...options.edge };
   const stopping = new AbortController();
-  const app = createApp(services, options.metrics, stopping.signal);
+  const app = createApp(services, options.metrics, stopping.signal, limits);
   const server = createServer(
     {
       requestTimeout: limits.requestTimeoutMs,

@@ -10,7 +10,7 @@ import {
   UnavailableError,
   UnsupportedTypeError,
 } from '@renditions/errors';
-import { MULTIPART_OVERHEAD_BYTES } from '../middleware/content-length';
+import { closeAfterAnswer, MULTIPART_OVERHEAD_BYTES } from '../middleware/content-length';
 import { isMalformedBody } from '../middleware/multipart-errors';
 import { spoolToFile } from '../middleware/receive-upload';
 import { runMiddleware } from '../middleware/run-middleware';
@@ -59,8 +59,16 @@ export function imgurBodyReader(options: { maxUploadBytes: number; spoolDirector
       throw new UnsupportedTypeError(`Content-Encoding ${encoding} is not accepted for form bodies; send them uncompressed`);
     }
     const json = Boolean(req.is('json'));
-    const release = json && readingJson >= MAX_JSON_UPLOADS_READING ? undefined : options.receiving.tryEnter();
-    if (!release) throw new UnavailableError('Too many uploads are arriving at once; try again shortly', 5);
+    if (json && readingJson >= MAX_JSON_UPLOADS_READING) {
+      throw new UnavailableError('Too many JSON uploads are being read at once; try again shortly', 5);
+    }
+    let release: () => void;
+    try {
+      release = options.receiving.enter();
+    } catch (error) {
+      closeAfterAnswer(res);
+      throw error;
+    }
     if (json) readingJson += 1;
     try {
       if (req.is('multipart/form-data')) return await readMultipart(req, maxBodyBytes, spool);

@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { FileTooLargeError } from '@renditions/errors';
 
 /**
@@ -17,6 +17,39 @@ export function maxUploadBodyBytes(maxUploadBytes: number): number {
  */
 export function closeAfterAnswer(res: Response): void {
   res.set('Connection', 'close');
+}
+
+/** How much of a refused body is still read after the answer (see finishBodyAfterAnswer). */
+export interface RefusedBodyDrain {
+  /** The largest declared body read to its end: the largest any route accepts. */
+  maxBytes: number;
+  /** The longest it is read for (nginx's lingering_time is 30 s). */
+  maxMs: number;
+}
+
+/**
+ * For an answer given while the body still arrives (an upload refused before it was read: 429, 503, 400...).
+ * Closing then, with bytes unread, makes the kernel reset the connection, and a client that has not yet read the
+ * answer (a busy one) loses it to the reset. So, as nginx's lingering close does, a body of declared length up to
+ * `maxBytes` is read to its end and dropped, and the connection stays open for the next request; one still arriving
+ * `maxMs` after the answer is cut off. A chunked or larger body, or an answer already set to close the
+ * connection (a body cut off past the limit, uploads refused for want of room), ends the connection with the answer.
+ */
+export function finishBodyAfterAnswer(req: Request, res: Response, drain: RefusedBodyDrain): void {
+  const declared = Number(req.headers['content-length']);
+  if (res.get('Connection') === 'close' || !(declared <= drain.maxBytes)) {
+    closeAfterAnswer(res);
+    return;
+  }
+  res.once('finish', () => {
+    if (req.complete) return;
+    const cutOff = setTimeout(() => req.socket.destroy(), drain.maxMs);
+    const drained = () => clearTimeout(cutOff);
+    req.once('end', drained);
+    req.socket.once('close', drained);
+    // A route that began reading may have left the body paused; Node drops only one nobody read.
+    req.resume();
+  });
 }
 
 /**

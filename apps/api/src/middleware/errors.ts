@@ -17,7 +17,7 @@ import type { Logger } from '@renditions/observability';
 import { asDependencyError } from '@renditions/pipeline';
 import { imgurError, imgurStatus, isImgurRequest } from '../imgur/envelope';
 import { isClientAbort } from './client-abort';
-import { closeAfterAnswer } from './content-length';
+import { finishBodyAfterAnswer, type RefusedBodyDrain } from './content-length';
 
 /** What multer refuses, by its documented `code`; anything else it reports is a malformed multipart body too. */
 const MULTER_MESSAGES: Record<string, (error: multer.MulterError) => string> = {
@@ -103,7 +103,7 @@ function sendError(req: Request, res: Response, status: number, code: string, me
 }
 
 /** The one place where errors become the contract's JSON error (or Imgur's); unknown errors are logged and answered 500. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, refusedBodyDrain: RefusedBodyDrain): ErrorRequestHandler {
   return (rawError, req, res, _next) => {
     const context = { err: rawError, method: req.method, url: req.originalUrl };
     if (isClientAbort(rawError, req)) {
@@ -127,9 +127,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (error instanceof UnavailableError || error instanceof RateLimitedError) {
       res.set('Retry-After', String(error.retryAfterSeconds));
     }
-    // A body still arriving (a refused upload, perhaps dripped a byte at a time) is not read to its end: the answer
-    // ends the connection instead of keeping it open until the request timeout.
-    if (!req.complete) closeAfterAnswer(res);
+    if (!req.complete) finishBodyAfterAnswer(req, res, refusedBodyDrain);
     if (error.httpStatus >= 500) logger.warn(context, error.message);
     sendError(req, res, error.httpStatus, error.code, error.message);
   };

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
 import multer, { type StorageEngine } from 'multer';
-import { FileTooLargeError, UnavailableError } from '@renditions/errors';
+import { FileTooLargeError } from '@renditions/errors';
 import { inspectArrival, type ReceivedFile } from '@renditions/pipeline';
 import { closeAfterAnswer, maxUploadBodyBytes } from './content-length';
 import type { ReceivingSlots } from './upload-gate';
@@ -129,10 +129,12 @@ export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
   const maxBodyBytes = maxUploadBodyBytes(options.maxUploadBytes);
 
   return (req, res, next) => {
-    const release = options.receiving.tryEnter();
-    if (!release) {
+    let release: () => void;
+    try {
+      release = options.receiving.enter();
+    } catch (error) {
       closeAfterAnswer(res);
-      next(new UnavailableError('Too many uploads are arriving at once; try again shortly', 5));
+      next(error);
       return;
     }
     // Released once the body is in, or when the connection ends first (a client gone mid-body).

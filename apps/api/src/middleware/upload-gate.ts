@@ -15,9 +15,9 @@ export const QUEUED_UPLOADS_PER_TURN = 4;
 /** The longest an upload waits for its turn before it is answered 503 rather than held further. */
 export const MAX_TURN_WAIT_MS = 30_000;
 /**
- * Bodies being received at once per process, by every upload route together: each holds a connection and an open
- * spool file, so this bounds the file descriptors and spool disk that slow uploads can take (4,000 connections x
- * 20 MB otherwise); past it, 503.
+ * Bodies being received at once per process, by every upload route together, and images being fetched for `type=url`
+ * uploads: each holds a connection and an open spool file, so this bounds the file descriptors and spool disk that
+ * slow uploads can take (4,000 connections x 20 MB otherwise); past it, 503.
  */
 export const MAX_UPLOADS_RECEIVING = 256;
 const RETRY_AFTER_SECONDS = 5;
@@ -108,9 +108,14 @@ class PerKey {
   }
 }
 
-/** A body being received takes a slot while it arrives (undefined: all MAX_UPLOADS_RECEIVING are taken). */
+/** An upload's bytes take a slot while they arrive, sent by the client or fetched from a URL. */
 export interface ReceivingSlots {
-  tryEnter(): (() => void) | undefined;
+  /**
+   * Takes a slot; the function returned gives it back (once, however often it is called).
+   * @throws {UnavailableError} all MAX_UPLOADS_RECEIVING slots are taken (a refused body's answer should close the
+   *   connection: a server short of room holds no socket to read the rest)
+   */
+  enter(): () => void;
 }
 
 export interface UploadGate {
@@ -139,7 +144,13 @@ export function uploadGate(services: Services): UploadGate {
     const bodies = new PerKey(MAX_UPLOADS_RECEIVING);
     gate = {
       turns,
-      receiving: { tryEnter: () => bodies.tryEnter('process') },
+      receiving: {
+        enter: () => {
+          const leave = bodies.tryEnter('process');
+          if (!leave) throw new UnavailableError('Too many uploads are arriving at once; try again shortly', RETRY_AFTER_SECONDS);
+          return leave;
+        },
+      },
       perClient:
         uploadsPerMinute === 0
           ? (_req, _res, next) => next()

@@ -80,9 +80,16 @@ export function imgurRoutes(services: Services, metrics: Metrics): Router {
     timeoutMs: REMOTE_IMAGE_TIMEOUT_MS,
     allowPrivate: services.config.webhooks.allowPrivate,
   };
-  // Fetched only once the whole request has been read and its fields checked.
-  const fetchToSpool = (url: string) =>
-    spoolToFile(fetchRemoteImage(url, fetchOptions), { directory: spoolDirectory, maxBytes: maxUploadBytes });
+  // Fetched only once the whole request has been read and its fields checked; the bytes arriving take a receiving
+  // slot, as a body's do.
+  const fetchToSpool = async (url: string) => {
+    const leave = receiving.enter();
+    try {
+      return await spoolToFile(fetchRemoteImage(url, fetchOptions), { directory: spoolDirectory, maxBytes: maxUploadBytes });
+    } finally {
+      leave();
+    }
+  };
 
   router.use('/3', corsForImgurApi);
   router.param('id', rejectMalformedImageId);
