@@ -114,18 +114,7 @@ describe('the stage runner', () => {
 
   it('lets moderation hash the image itself when the hash stage failed for good, recording hash and stage together', async () => {
     const asset = await uploadedAsset('photos/Kodak_CX7530.jpg');
-    ctx.services.storage = storageWith(realStorage, {
-      getBuffer: async () => {
-        throw new Error('storage hiccup');
-      },
-    });
-    try {
-      await expect(runStage(ctx.services, tools, stage('phash'), jobFor(asset, { attemptsMade: 4, attempts: 5 }))).rejects.toThrow(
-        'storage hiccup',
-      );
-    } finally {
-      ctx.services.storage = realStorage;
-    }
+    await failForGood(asset, 'phash', { getBuffer: storageHiccup });
     expect(await stageStatus(asset, 'phash')).toBe('failed');
     expect((await findAsset(ctx.services.db, asset.id))?.phash).toBeNull();
 
@@ -139,7 +128,8 @@ describe('the stage runner', () => {
     const asset = await uploadedAsset('photos/jolla.jpg');
     for (const name of ['strip', 'phash', 'moderation']) await runStage(ctx.services, tools, stage(name), jobFor(asset));
     // The JPEG/WebP renditions fail for good, the AVIFs are made, the image settles failed.
-    await failRenderForGood(asset);
+    // (Its source is already decoded in this process: only the writes fail.)
+    await failForGood(asset, 'render', { put: storageHiccup });
     await runStage(ctx.services, tools, stage('render-avif'), jobFor(asset));
     await runStage(ctx.services, tools, stage('settle'), jobFor(asset));
     expect((await findAsset(ctx.services.db, asset.id))?.status).toBe('failed');
@@ -148,15 +138,15 @@ describe('the stage runner', () => {
     expect((await findAsset(ctx.services.db, asset.id))?.status).toBe('ready');
   });
 
-  /** The render job's last attempt, with every write refused (its source is already decoded in this process). */
-  async function failRenderForGood(asset: Asset): Promise<void> {
-    ctx.services.storage = storageWith(realStorage, {
-      put: async () => {
-        throw new Error('storage hiccup');
-      },
-    });
+  const storageHiccup = async (): Promise<never> => {
+    throw new Error('storage hiccup');
+  };
+
+  /** A stage's last attempt, with the storage calls in `faults` failing: the stage fails for good. */
+  async function failForGood(asset: Asset, name: string, faults: Partial<ObjectStorage>): Promise<void> {
+    ctx.services.storage = storageWith(realStorage, faults);
     try {
-      await expect(runStage(ctx.services, tools, stage('render'), jobFor(asset, { attemptsMade: 4, attempts: 5 }))).rejects.toThrow(
+      await expect(runStage(ctx.services, tools, stage(name), jobFor(asset, { attemptsMade: 4, attempts: 5 }))).rejects.toThrow(
         'storage hiccup',
       );
     } finally {
