@@ -43,10 +43,16 @@ export function finishBodyAfterAnswer(req: Request, res: Response, drain: Refuse
   }
   res.once('finish', () => {
     if (req.complete) return;
-    const cutOff = setTimeout(() => req.socket.destroy(), drain.maxMs);
-    const drained = () => clearTimeout(cutOff);
+    const { socket } = req;
+    const cutOff = setTimeout(() => socket.destroy(), drain.maxMs);
+    // Both listeners go with the first: a kept connection may see many refused bodies.
+    const drained = () => {
+      clearTimeout(cutOff);
+      req.off('end', drained);
+      socket.off('close', drained);
+    };
     req.once('end', drained);
-    req.socket.once('close', drained);
+    socket.once('close', drained);
     // A route that began reading may have left the body paused; Node drops only one nobody read.
     req.resume();
   });
