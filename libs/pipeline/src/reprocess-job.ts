@@ -48,7 +48,8 @@ export async function runReprocessJob(
     const purged = await purgeReplaced(services, asset, formats);
     return { outcome: 'done', detail: `${changed} of ${requested.length} changed, ${purged} purged from the CDN` };
   } catch (error) {
-    return failedJobOutcome(services, asset.id, error, {
+    // Awaited here: returned as it is, its rejection would go unhandled while `finally` removes what was replaced.
+    return await failedJobOutcome(services, asset.id, error, {
       last: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
       whenFinal: () => giveUp(services, asset, formats, error),
       skipped: 'asset deleted or rejected while re-rendering',

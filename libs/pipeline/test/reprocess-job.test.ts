@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAsset, listRenditions, markAssetDeleting, type Rendition } from '@renditions/db';
@@ -121,12 +122,20 @@ describe('a re-render job', () => {
 
   it('finishes on retry what a failed CDN purge left, without rendering again, and the reconciler re-queues a lost job', async () => {
     const { image, assetId, before } = await markedImage('photos/Canon_40D.jpg', 'avif');
-    // Nothing listens there: every purge request fails.
+    // Nothing listens there: every purge request fails. The replaced objects are removed slowly, so the job's failure
+    // is known well before its cleanup ends (it must stay the job's result meanwhile, not an unhandled rejection).
     ctx.services.cdn = new HttpCdnPurger('http://127.0.0.1:1', createLogger({ level: 'silent', name: 'test' }));
+    ctx.services.storage = storageWith(realStorage, {
+      delete: async (key) => {
+        await sleep(200);
+        await realStorage.delete(key);
+      },
+    });
     try {
       await expect(runReprocessJob(ctx.services, tools, stage('render-avif'), jobFor(assetId))).rejects.toThrow(/did not purge/);
     } finally {
       ctx.services.cdn = realCdn;
+      ctx.services.storage = realStorage;
     }
     const recorded = await rowsOf(assetId);
     expect(recorded.filter((rendition) => rendition.format === 'avif').map((rendition) => rendition.reprocess)).toEqual(Array(6).fill('purging'));
