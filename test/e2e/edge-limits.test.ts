@@ -203,6 +203,23 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
     socket.destroy();
   });
 
+  it('drains a form body that an Imgur upload stopped reading part-way, and keeps the connection', async () => {
+    const socket = await openSocket(quick.url);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const received = () => Buffer.concat(chunks).toString('latin1');
+    // 21 fields, one over the limit, then 200 KB the reader never gets to.
+    const fields = Array.from({ length: 21 }, (_, i) => `field${i}=x`).join('&');
+    const body = `${fields}&padding=${'x'.repeat(200_000)}`;
+    socket.write(`POST /3/image HTTP/1.1\r\nHost: edge.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+    await pollUntil('the answer', async () => /form fields/.test(received()), 5000);
+    expect(received()).toMatch(/^HTTP\/1\.1 400 /);
+    socket.write('GET /healthz HTTP/1.1\r\nHost: edge.test\r\n\r\n');
+    await pollUntil('the next answer on the same connection', async () => /HTTP\/1\.1 200 /.test(received()), 5000);
+    socket.destroy();
+  });
+
   it('cuts off a refused body still arriving once its drain time is over', async () => {
     const socket = await openSocket(quick.url);
     const answer = untilClosed(socket, 8000);
@@ -216,6 +233,26 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
       expect(closedAfterMs).toBeLessThan(4000);
     } finally {
       clearInterval(drip);
+    }
+  });
+
+  it('cuts off a refused body being drained when the server stops, instead of waiting for it', async () => {
+    const patient = await startServer(ctx.services, { port: 0, host: '127.0.0.1', edge: { drainRefusedBodyMs: 30_000 } });
+    const socket = await openSocket(patient.url);
+    const answer = untilClosed(socket, 8000);
+    socket.write(uploadHead({ 'Content-Type': 'application/octet-stream', 'Content-Length': 300_000 }));
+    const drip = setInterval(() => socket.writable && socket.write(Buffer.alloc(2000, 0xab)), 100);
+    try {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      await pollUntil('the answer', async () => /"missing_file"/.test(Buffer.concat(chunks).toString('latin1')), 5000);
+      const stopping = Date.now();
+      await patient.stop();
+      expect(Date.now() - stopping).toBeLessThan(2000);
+      expect((await answer).status).toBe(400);
+    } finally {
+      clearInterval(drip);
+      await patient.stop().catch(() => undefined);
     }
   });
 

@@ -58,7 +58,11 @@ export function createApp(
   app.use((req, _res, next) => next(new NotFoundError(`No route for ${req.method} ${req.path}`)));
   app.use(cdnErrorHeaders);
   // The largest body a route accepts is an Imgur upload's image as base64.
-  const refusedBodyDrain = { maxBytes: imgurMaxBodyBytes(services.config.limits.maxUploadBytes), maxMs: edge.drainRefusedBodyMs };
+  const refusedBodyDrain = {
+    maxBytes: imgurMaxBodyBytes(services.config.limits.maxUploadBytes),
+    maxMs: edge.drainRefusedBodyMs,
+    stopping: shutdown,
+  };
   app.use(errorHandler(services.logger, refusedBodyDrain));
   return app;
 }

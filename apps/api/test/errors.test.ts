@@ -113,7 +113,7 @@ describe('errorHandler: one mapping of errors to statuses, two renderings', () =
     app.get(`${prefix}/:kind`, (req) => {
       throw errors[req.params.kind!]!();
     });
-    app.use(errorHandler(createLogger({ level: 'silent', name: 'test' }), { maxBytes: 64 * 1024, maxMs: 1000 }));
+    app.use(errorHandler(createLogger({ level: 'silent', name: 'test' }), { maxBytes: 64 * 1024, maxMs: 1000, stopping: new AbortController().signal }));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {

@@ -14,9 +14,9 @@ import { closeAfterAnswer, MULTIPART_OVERHEAD_BYTES } from '../middleware/conten
 import { isMalformedBody } from '../middleware/multipart-errors';
 import { spoolToFile } from '../middleware/receive-upload';
 import { runMiddleware } from '../middleware/run-middleware';
-import type { ReceivingSlots } from '../middleware/upload-gate';
+import { receivingSlotFor, RETRY_AFTER_SECONDS, type ReceivingSlots } from '../middleware/upload-gate';
 import { base64Length } from './base64';
-import { fieldValue, formSegments } from './form-urlencoded';
+import { fieldValue, formSegments, type FormSegment } from './form-urlencoded';
 import { readImageText, type ImgurImageSource, type Spool } from './image-text';
 
 /** An Imgur upload as read from its body: the image (spooled, or a URL still to fetch) and the other fields. */
@@ -60,15 +60,10 @@ export function imgurBodyReader(options: { maxUploadBytes: number; spoolDirector
     }
     const json = Boolean(req.is('json'));
     if (json && readingJson >= MAX_JSON_UPLOADS_READING) {
-      throw new UnavailableError('Too many JSON uploads are being read at once; try again shortly', 5);
-    }
-    let release: () => void;
-    try {
-      release = options.receiving.enter();
-    } catch (error) {
       closeAfterAnswer(res);
-      throw error;
+      throw new UnavailableError('Too many JSON uploads are being read at once; try again shortly', RETRY_AFTER_SECONDS);
     }
+    const release = receivingSlotFor(options.receiving, res);
     if (json) readingJson += 1;
     try {
       if (req.is('multipart/form-data')) return await readMultipart(req, maxBodyBytes, spool);
@@ -96,7 +91,8 @@ function hasBody(req: Request): boolean {
 
 /**
  * The request body as it arrives, cut off past `maxBytes`. The request is left unread rather than destroyed when
- * reading stops, so its answer can still be sent (ending the connection).
+ * reading stops, so its answer can still be sent (then the rest is drained or the connection ends: see
+ * finishBodyAfterAnswer).
  */
 async function* capped(req: Request, maxBytes: number): AsyncGenerator<Buffer> {
   let received = 0;
@@ -174,8 +170,9 @@ function malformedMultipart(error: unknown): unknown {
 async function readUrlencoded(req: Request, maxBodyBytes: number, spool: Spool): Promise<ImgurUploadBody> {
   const fields: Record<string, unknown> = {};
   let image: ImgurImageSource | undefined;
+  let segments: AsyncIterator<FormSegment> | undefined;
   try {
-    const segments = formSegments(capped(req, maxBodyBytes))[Symbol.asyncIterator]();
+    segments = formSegments(capped(req, maxBodyBytes))[Symbol.asyncIterator]();
     let count = 0;
     for (let next = await segments.next(); !next.done; next = await segments.next()) {
       if (next.value.kind !== 'name') continue;
@@ -191,6 +188,8 @@ async function readUrlencoded(req: Request, maxBodyBytes: number, spool: Spool):
     }
     return { image, fields };
   } catch (error) {
+    // Stops reading the body: the iterator would otherwise hold it paused, and the error answer could not drain it.
+    await segments?.return?.();
     if (image?.kind === 'file') await unlink(image.file.path).catch(() => undefined);
     throw error;
   }

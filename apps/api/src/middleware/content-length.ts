@@ -25,6 +25,8 @@ export interface RefusedBodyDrain {
   maxBytes: number;
   /** The longest it is read for (nginx's lingering_time is 30 s). */
   maxMs: number;
+  /** The server is stopping: a body still being drained is cut off at once. */
+  stopping: AbortSignal;
 }
 
 /**
@@ -44,17 +46,31 @@ export function finishBodyAfterAnswer(req: Request, res: Response, drain: Refuse
   res.once('finish', () => {
     if (req.complete) return;
     const { socket } = req;
-    const cutOff = setTimeout(() => socket.destroy(), drain.maxMs);
-    // Both listeners go with the first: a kept connection may see many refused bodies.
+    const cutOffNow = () => socket.destroy();
+    if (drain.stopping.aborted) {
+      cutOffNow();
+      return;
+    }
+    const cutOff = setTimeout(cutOffNow, drain.maxMs);
+    drain.stopping.addEventListener('abort', cutOffNow, { once: true });
+    // Every listener goes with the first to fire: a kept connection may see many refused bodies.
     const drained = () => {
       clearTimeout(cutOff);
+      drain.stopping.removeEventListener('abort', cutOffNow);
       req.off('end', drained);
       socket.off('close', drained);
     };
     req.once('end', drained);
     socket.once('close', drained);
-    // A route that began reading may have left the body paused; Node drops only one nobody read.
-    req.resume();
+    // A route that began reading may have left the body paused, or a reader's 'readable' listener on it (which
+    // resume() would not override); Node drops only a body nobody read. Removing that listener stops the flow on
+    // the next tick, so the resume comes after it.
+    if (req.listenerCount('readable') > 0) {
+      req.removeAllListeners('readable');
+      process.nextTick(() => req.resume());
+    } else {
+      req.resume();
+    }
   });
 }
 

@@ -118,6 +118,7 @@ export function errorHandler(logger: Logger, refusedBodyDrain: RefusedBodyDrain)
       res.destroy();
       return;
     }
+    if (!req.complete) finishBodyAfterAnswer(req, res, refusedBodyDrain);
     const error = toAppError(rawError);
     if (!error) {
       logger.error(context, 'unhandled error');
@@ -127,7 +128,6 @@ export function errorHandler(logger: Logger, refusedBodyDrain: RefusedBodyDrain)
     if (error instanceof UnavailableError || error instanceof RateLimitedError) {
       res.set('Retry-After', String(error.retryAfterSeconds));
     }
-    if (!req.complete) finishBodyAfterAnswer(req, res, refusedBodyDrain);
     if (error.httpStatus >= 500) logger.warn(context, error.message);
     sendError(req, res, error.httpStatus, error.code, error.message);
   };

@@ -9,7 +9,7 @@ import multer, { type StorageEngine } from 'multer';
 import { FileTooLargeError } from '@renditions/errors';
 import { inspectArrival, type ReceivedFile } from '@renditions/pipeline';
 import { closeAfterAnswer, maxUploadBodyBytes } from './content-length';
-import type { ReceivingSlots } from './upload-gate';
+import { receivingSlotFor, type ReceivingSlots } from './upload-gate';
 
 type SpooledFile = Express.Multer.File & ReceivedFile;
 
@@ -131,9 +131,8 @@ export function receiveUpload(options: ReceiveUploadOptions): RequestHandler {
   return (req, res, next) => {
     let release: () => void;
     try {
-      release = options.receiving.enter();
+      release = receivingSlotFor(options.receiving, res);
     } catch (error) {
-      closeAfterAnswer(res);
       next(error);
       return;
     }

@@ -1,8 +1,8 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { RateLimitedError, UnavailableError } from '@renditions/errors';
 import type { Services } from '@renditions/pipeline';
 import { clientKey } from './client-key';
-import { refuseDeclaredOversize } from './content-length';
+import { closeAfterAnswer, refuseDeclaredOversize } from './content-length';
 import { uploadRateLimit } from './rate-limit';
 
 /** Uploads one client may have in flight at once in a process (when per-client limits are on). */
@@ -20,7 +20,7 @@ export const MAX_TURN_WAIT_MS = 30_000;
  * slow uploads can take (4,000 connections x 20 MB otherwise); past it, 503.
  */
 export const MAX_UPLOADS_RECEIVING = 256;
-const RETRY_AFTER_SECONDS = 5;
+export const RETRY_AFTER_SECONDS = 5;
 
 /** A FIFO semaphore with a bounded queue and a bounded wait. */
 export class Turns {
@@ -112,10 +112,23 @@ class PerKey {
 export interface ReceivingSlots {
   /**
    * Takes a slot; the function returned gives it back (once, however often it is called).
-   * @throws {UnavailableError} all MAX_UPLOADS_RECEIVING slots are taken (a refused body's answer should close the
-   *   connection: a server short of room holds no socket to read the rest)
+   * @throws {UnavailableError} all MAX_UPLOADS_RECEIVING slots are taken
    */
   enter(): () => void;
+}
+
+/**
+ * A slot for the body `res` will answer. Refused for want of room (503), the answer ends the connection instead of
+ * draining the rest: an overloaded process sheds the connection too.
+ * @throws {UnavailableError} all slots are taken
+ */
+export function receivingSlotFor(receiving: ReceivingSlots, res: Response): () => void {
+  try {
+    return receiving.enter();
+  } catch (error) {
+    closeAfterAnswer(res);
+    throw error;
+  }
 }
 
 export interface UploadGate {

@@ -6,6 +6,11 @@ import type { JobOutcome } from '@renditions/queue';
 import type { ImageResource } from '../image-resource';
 import type { Services } from '../services';
 
+/** A change was refused because the asset went away (deleted or rejected) while the stage ran: the job is skipped. */
+export class AssetWentAway extends Error {
+  override name = 'AssetWentAway';
+}
+
 /** An object a stage produced, stored before it is recorded. */
 export interface StageObject {
   key: string;
@@ -50,6 +55,7 @@ export interface StageContext {
   /**
    * Store, then record: the objects are written first, then `record` runs under the asset's lock. When the asset
    * was deleted or rejected meanwhile, what was stored is removed again and the stage ends as skipped.
+   * @throws {AssetWentAway} in that case; a stage lets it through
    */
   commit(change: StageChange): Promise<void>;
   /** The image resource of one upload as it is now, for a request that carries it (the moderation hook). */

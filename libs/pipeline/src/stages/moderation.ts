@@ -11,7 +11,7 @@ import { phashOfBase } from '@renditions/imaging';
 import { requestHookVerdict } from '../moderation/hook';
 import { BLOCKLIST_MAX_DISTANCE, failModeDecision } from '../moderation/moderate';
 import { requestCleanup } from '../cleanup-request';
-import { defineStage, type StageContext } from './definition';
+import { AssetWentAway, defineStage, type StageContext } from './definition';
 
 /**
  * The hash blocklist first, then the external hook when MODERATION_WEBHOOK_URL is set (the built-in provider
@@ -29,7 +29,8 @@ export const moderationStage = defineStage({
     try {
       decision = await decide(context);
     } catch (error) {
-      if (!attempt.last && !(error instanceof ForbiddenAddressError)) throw error;
+      // Gone meanwhile: nothing to decide. Otherwise only the last attempt, or a refused hook address, has the fail mode decide.
+      if (error instanceof AssetWentAway || (!attempt.last && !(error instanceof ForbiddenAddressError))) throw error;
       decision = failModeDecision(services.config.moderation.failMode, error);
       services.logger.warn({ err: error, assetId: asset.id, verdict: decision.verdict }, 'moderation kept failing; the fail mode decided');
     }

@@ -6,14 +6,9 @@ import { commitAssetChange } from '../asset-change';
 import { getImageResource } from '../images';
 import { moderationEventId } from '../moderation/hook';
 import type { Services } from '../services';
-import type { StageAttempt, StageChange, StageContext, StageDefinition } from './definition';
+import { AssetWentAway, type StageAttempt, type StageChange, type StageContext, type StageDefinition } from './definition';
 import { ROOT_STAGE } from './index';
 import type { StageTools } from './tools';
-
-/** A change was refused because the asset went away (deleted or rejected) while the stage ran. */
-class AssetWentAway extends Error {
-  override name = 'AssetWentAway';
-}
 
 /**
  * Runs one stage job, owning what every stage repeats: the skip guard (asset gone, being deleted, rejected, run
