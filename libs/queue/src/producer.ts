@@ -84,21 +84,46 @@ export class QueueClient {
   }
 
   /**
-   * Makes sure the asset's flow run exists: re-adds it when Redis lost it (restart without persistence) or when
-   * its root job ended (failed for good, or completed). `stillWanted` is asked once the flow looks gone, before
-   * anything changes: a root that completed between the caller's reading and this look has settled its asset, and
-   * must not run again. Returns whether a flow was added.
+   * Makes sure the asset's flow run exists: re-adds it when Redis lost it (restart without persistence) or part of
+   * it (a failover), or when its root job ended (failed for good, or completed). `stillWanted` is asked once the
+   * flow looks gone, before anything changes: a root that completed between the caller's reading and this look has
+   * settled its asset, and must not run again. Returns whether a flow was added.
    */
   async ensureAssetFlow(data: AssetJobData, stillWanted: () => Promise<boolean> = async () => true): Promise<boolean> {
     const root = this.requireFlow().root.name;
     const queue = this.queue(root);
     const rootId = stageJobId(root, data);
     const state = await this.bounded(queue.getJobState(rootId), 'read a job state');
+    if (state === 'waiting-children') {
+      // Adding the flow again re-creates only the jobs that are missing, under their parents; the rest stay as they are.
+      if (!(await this.bounded(this.missesAJob(queue, rootId), 'read a flow')) || !(await stillWanted())) return false;
+      await this.enqueueAssetFlow(data);
+      return true;
+    }
     if (state !== 'unknown' && state !== 'failed' && state !== 'completed') return false;
     if (!(await stillWanted())) return false;
     if (state !== 'unknown') await this.bounded(removeJob(queue, rootId), 'remove a job');
     await this.enqueueAssetFlow(data);
     return true;
+  }
+
+  /**
+   * Whether a job that `jobId` waits for, at any depth, is gone: a Redis failover keeps only the writes that reached
+   * the replica, and a parent whose child was lost would wait for it forever.
+   */
+  private async missesAJob(queue: Queue, jobId: string): Promise<boolean> {
+    const job = await queue.getJob(jobId);
+    if (!job) return true;
+    const { unprocessed = [] } = await job.getDependencies();
+    for (const key of unprocessed) {
+      // A dependency is named by its key: <prefix>:<queue>:<job id>.
+      const [queueName = '', childId = ''] = splitOnce(key.slice(this.prefix.length + 1), ':');
+      const child = this.queues.get(queueName);
+      if (!child) continue;
+      const state = await child.getJobState(childId);
+      if (state === 'unknown' || (state === 'waiting-children' && (await this.missesAJob(child, childId)))) return true;
+    }
+    return false;
   }
 
   /** Removes a run's jobs that have not started; jobs already running finish and find the asset gone. */
@@ -204,6 +229,11 @@ export class QueueClient {
 }
 
 /** A job and the jobs under it; a job that is running cannot be removed, and is left to find its asset gone. */
+function splitOnce(text: string, separator: string): [string, string] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + separator.length)];
+}
+
 async function removeJob(queue: Queue, jobId: string): Promise<void> {
   const job = await queue.getJob(jobId);
   await job?.remove({ removeChildren: true }).catch(() => undefined);
