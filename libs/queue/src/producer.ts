@@ -113,15 +113,19 @@ export class QueueClient {
    */
   private async missesAJob(queue: Queue, jobId: string): Promise<boolean> {
     const job = await queue.getJob(jobId);
-    if (!job) return true;
-    const { unprocessed = [] } = await job.getDependencies();
-    for (const key of unprocessed) {
+    // Gone since it was seen waiting: it moved on (a lost one is judged by its parent, below).
+    if (!job) return false;
+    const waitingFor = async () => (await job.getDependencies()).unprocessed ?? [];
+    for (const key of await waitingFor()) {
       // A dependency is named by its key: <prefix>:<queue>:<job id>.
       const [queueName = '', childId = ''] = splitOnce(key.slice(this.prefix.length + 1), ':');
       const child = this.queues.get(queueName);
       if (!child) continue;
       const state = await child.getJobState(childId);
-      if (state === 'unknown' || (state === 'waiting-children' && (await this.missesAJob(child, childId)))) return true;
+      if (state === 'waiting-children' && (await this.missesAJob(child, childId))) return true;
+      // A child that completed since the first read is removed, and at once no longer waited for (one script does
+      // both): it is lost only if the parent, read after it was found gone, still waits for it.
+      if (state === 'unknown' && (await waitingFor()).includes(key)) return true;
     }
     return false;
   }
