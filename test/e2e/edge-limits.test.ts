@@ -211,7 +211,8 @@ describe('the upload edge: early 413, a body cut off at the limit, slow clients,
     // 21 fields, one over the limit, then 200 KB the reader never gets to.
     const fields = Array.from({ length: 21 }, (_, i) => `field${i}=x`).join('&');
     const body = `${fields}&padding=${'x'.repeat(200_000)}`;
-    socket.write(`POST /3/image HTTP/1.1\r\nHost: edge.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`);
+    const head = ['POST /3/image HTTP/1.1', 'Host: edge.test', 'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${body.length}`];
+    socket.write(`${head.join('\r\n')}\r\n\r\n`);
     socket.write(body);
     await pollUntil('the answer', async () => /form fields/.test(received()), 5000);
     expect(received()).toMatch(/^HTTP\/1\.1 400 /);

@@ -61,7 +61,8 @@ describe('uploads arriving at once in one API process', () => {
 
       const form = new FormData();
       form.set('image', new Blob([small], { type: 'image/jpeg' }), 'photo.jpg');
-      for (const imgur of [await fetch(`${ctx.url}/3/upload`, { method: 'POST', body: form }), await imgurUpload({ image: small.toString('base64') })]) {
+      const multipart = await fetch(`${ctx.url}/3/upload`, { method: 'POST', body: form });
+      for (const imgur of [multipart, await imgurUpload({ image: small.toString('base64') })]) {
         expect(imgur.status).toBe(503);
         expect(imgur.headers.get('retry-after')).toBe('5');
         expect(await imgur.json()).toMatchObject({ success: false, status: 503 });

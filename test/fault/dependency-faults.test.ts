@@ -50,7 +50,8 @@ describe('PostgreSQL terminating the connections mid-job', () => {
           throw new Error(`the worker died (exit ${exitCode}, signal ${signalCode}); it printed:\n${worker.output()}`);
         }
       });
-      const settledAs = () => `${JSON.stringify({ stages: ready.stages, renditions: ready.renditions.map((r) => r.status) })}\nworker output:\n${worker.output()}`;
+      const settledAs = () =>
+        `${JSON.stringify({ stages: ready.stages, renditions: ready.renditions.map((r) => r.status) })}\nworker output:\n${worker.output()}`;
       expect(ready.status, settledAs()).toBe('ready');
       expect(ready.renditions.filter((r) => r.status === 'ready'), settledAs()).toHaveLength(18);
       const report = await invariants.check(ctx, 'pg_terminate_backend mid-job', { alive: [worker.child] });

@@ -29,7 +29,8 @@ export const moderationStage = defineStage({
     try {
       decision = await decide(context);
     } catch (error) {
-      // Gone meanwhile: nothing to decide. Otherwise only the last attempt, or a refused hook address, has the fail mode decide.
+      // Gone meanwhile: nothing to decide. Otherwise the fail mode decides only on the last attempt, or when the hook's
+      // address is refused.
       if (error instanceof AssetWentAway || (!attempt.last && !(error instanceof ForbiddenAddressError))) throw error;
       decision = failModeDecision(services.config.moderation.failMode, error);
       services.logger.warn({ err: error, assetId: asset.id, verdict: decision.verdict }, 'moderation kept failing; the fail mode decided');
