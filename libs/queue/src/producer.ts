@@ -117,10 +117,10 @@ export class QueueClient {
     if (!job) return false;
     const waitingFor = async () => (await job.getDependencies()).unprocessed ?? [];
     for (const key of await waitingFor()) {
-      // A dependency is named by its key: <prefix>:<queue>:<job id>.
-      const [queueName = '', childId = ''] = splitOnce(key.slice(this.prefix.length + 1), ':');
-      const child = this.queues.get(queueName);
+      // A dependency is named by its job's key, which its queue builds from the job id.
+      const child = [...this.queues.values()].find((candidate) => key.startsWith(candidate.toKey('')));
       if (!child) continue;
+      const childId = key.slice(child.toKey('').length);
       const state = await child.getJobState(childId);
       if (state === 'waiting-children' && (await this.missesAJob(child, childId))) return true;
       // A child that completed since the first read is removed, and at once no longer waited for (one script does
@@ -233,11 +233,6 @@ export class QueueClient {
 }
 
 /** A job and the jobs under it; a job that is running cannot be removed, and is left to find its asset gone. */
-function splitOnce(text: string, separator: string): [string, string] {
-  const at = text.indexOf(separator);
-  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + separator.length)];
-}
-
 async function removeJob(queue: Queue, jobId: string): Promise<void> {
   const job = await queue.getJob(jobId);
   await job?.remove({ removeChildren: true }).catch(() => undefined);

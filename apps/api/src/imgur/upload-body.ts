@@ -10,6 +10,7 @@ import {
   UnavailableError,
   UnsupportedTypeError,
 } from '@renditions/errors';
+import { hasBody } from '../middleware/connection-guards';
 import { closeAfterAnswer, MULTIPART_OVERHEAD_BYTES } from '../middleware/content-length';
 import { isMalformedBody } from '../middleware/multipart-errors';
 import { spoolToFile } from '../middleware/receive-upload';
@@ -83,10 +84,6 @@ export function imgurBodyReader(options: { maxUploadBytes: number; spoolDirector
 /** The largest Imgur upload body: the largest image as base64, with room for the other fields and the framing. */
 export function imgurMaxBodyBytes(maxUploadBytes: number): number {
   return base64Length(maxUploadBytes) + MULTIPART_OVERHEAD_BYTES;
-}
-
-function hasBody(req: Request): boolean {
-  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
 }
 
 /**

@@ -90,6 +90,7 @@ export function limitBodyRate(server: Server, limits: BodyRateLimits): void {
   server.once('close', () => clearInterval(sweep));
 }
 
-function hasBody(req: IncomingMessage): boolean {
+/** Whether the request comes with a body (of declared length, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
 }
